@@ -1,0 +1,62 @@
+"""bmb-es: BM25 candidates re-ranked by BERT-embedding cosine similarity (BioMedBERT, COLING 2020).
+
+Typical use::
+
+    import bmb_es
+
+    engine = bmb_es.EmbeddedEngine()                      # or a cluster engine
+    bmb_es.index_path("examples/breathe", engine=engine)   # read, embed, upsert
+    result = bmb_es.search(engine, "papers", "how does coronavirus damage the lungs", rerank=True)
+    body = bmb_es.build_query("statins and breast cancer", vector, top_k=50)
+"""
+
+from ._api import index_path
+from ._config import DEFAULT_INDEX, data_dir
+from ._document import Document
+from ._errors import (
+    BmbError,
+    IndexNotFoundError,
+    InputError,
+    ModelLoadError,
+    ModelMismatchError,
+    QueryError,
+    StorageError,
+)
+from ._ingest import IngestSummary, ingest
+from ._search import Hit, SearchResult, search
+from .embedding import Embedder, embed_text, load_embedder
+from .engines import EmbeddedEngine, Engine, IndexMeta
+from .query import Rerank, build_query
+from .readers import Reject, read_corpus
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_INDEX",
+    "BmbError",
+    "Document",
+    "EmbeddedEngine",
+    "Embedder",
+    "Engine",
+    "Hit",
+    "IndexMeta",
+    "IndexNotFoundError",
+    "IngestSummary",
+    "InputError",
+    "ModelLoadError",
+    "ModelMismatchError",
+    "QueryError",
+    "Reject",
+    "Rerank",
+    "SearchResult",
+    "StorageError",
+    "__version__",
+    "build_query",
+    "data_dir",
+    "embed_text",
+    "index_path",
+    "ingest",
+    "load_embedder",
+    "read_corpus",
+    "search",
+]

@@ -1,0 +1,105 @@
+"""The one record type every reader produces and every engine stores."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+# Fields that make up a document's content: a change in any of them means the stored vector is stale.
+CONTENT_FIELDS: tuple[str, ...] = (
+    "title",
+    "abstract",
+    "body",
+    "authors",
+    "journal",
+    "date",
+    "doi",
+    "pmid",
+    "source",
+    "keywords",
+    "extra",
+)
+TEXT_FIELDS: tuple[str, ...] = ("title", "abstract", "body")
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A paper: what readers yield, what is embedded and indexed.
+
+    Parameters
+    ----------
+    id
+        Stable identifier: the source's own id (BREATHE ``id``, CORD-19 ``cord_uid``, PMID, BEIR ``_id``),
+        else a hash of the content (see :func:`content_id`). Re-indexing the same id is an update.
+    title, abstract, body
+        The searchable text. ``body`` is the full text where the source has one.
+    authors, keywords
+        Split lists, in source order.
+    journal, date, doi, pmid, source
+        Metadata; ``date`` is ISO ``YYYY-MM-DD`` (or a prefix of it) as the source gives it.
+    extra
+        Every other source field, JSON-serialisable, kept so nothing the source had is lost.
+    """
+
+    id: str
+    title: str = ""
+    abstract: str = ""
+    body: str = ""
+    authors: tuple[str, ...] = ()
+    journal: str = ""
+    date: str = ""
+    doi: str = ""
+    pmid: str = ""
+    source: str = ""
+    keywords: tuple[str, ...] = ()
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def year(self) -> str:
+        """The four-digit year of ``date``, or ``""``."""
+        head = self.date[:4]
+        return head if head.isdigit() else ""
+
+    @property
+    def has_text(self) -> bool:
+        return any(getattr(self, name).strip() for name in TEXT_FIELDS)
+
+    def to_source(self) -> dict[str, Any]:
+        """The stored ``_source``: plain JSON types, lists for list fields."""
+        out: dict[str, Any] = {"id": self.id}
+        for name in CONTENT_FIELDS:
+            value = getattr(self, name)
+            out[name] = list(value) if isinstance(value, tuple) else (dict(value) if name == "extra" else value)
+        return out
+
+    @classmethod
+    def from_source(cls, source: Mapping[str, Any]) -> Document:
+        """Inverse of :meth:`to_source`; unknown keys are ignored."""
+        return cls(
+            id=str(source["id"]),
+            title=str(source.get("title") or ""),
+            abstract=str(source.get("abstract") or ""),
+            body=str(source.get("body") or ""),
+            authors=tuple(source.get("authors") or ()),
+            journal=str(source.get("journal") or ""),
+            date=str(source.get("date") or ""),
+            doi=str(source.get("doi") or ""),
+            pmid=str(source.get("pmid") or ""),
+            source=str(source.get("source") or ""),
+            keywords=tuple(source.get("keywords") or ()),
+            extra=dict(source.get("extra") or {}),
+        )
+
+    def content_hash(self) -> str:
+        """SHA-256 of the content fields, for detecting unchanged documents on re-index."""
+        payload = {name: value for name, value in self.to_source().items() if name != "id"}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def content_id(title: str, abstract: str, body: str) -> str:
+    """Id for a record without one: a hash of its text, so the same text always gets the same id."""
+    digest = hashlib.sha256("\x1f".join((title.strip(), abstract.strip(), body.strip())).encode()).hexdigest()
+    return f"sha256-{digest[:32]}"

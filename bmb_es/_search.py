@@ -1,0 +1,136 @@
+"""Answer a question: embed it, build the request body, execute it on an engine, return typed hits."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ._document import Document
+from ._errors import QueryError
+from .embedding import Embedder, load_embedder
+from .engines import Engine
+from .query import DEFAULT_FIELDS, QuerySpec, Rerank, ScoreMode, build_body
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One ranked paper.
+
+    ``bm25`` and ``cosine`` are the two parts of ``score`` where the engine reports them (the embedded
+    engine always does; clusters report only ``score``).
+    """
+
+    rank: int
+    id: str
+    score: float
+    document: Document
+    bm25: float | None = None
+    cosine: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    """Hits plus the exact request body that produced them."""
+
+    question: str
+    hits: list[Hit]
+    total: int
+    body: dict[str, Any]
+    took_ms: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "total": self.total,
+            "took_ms": self.took_ms,
+            "hits": [
+                {
+                    "rank": hit.rank,
+                    "id": hit.id,
+                    "score": hit.score,
+                    "bm25": hit.bm25,
+                    "cosine": hit.cosine,
+                    **{key: value for key, value in hit.document.to_source().items() if key != "id"},
+                }
+                for hit in self.hits
+            ],
+        }
+
+
+def parse_response(response: Mapping[str, Any], question: str, body: dict[str, Any]) -> SearchResult:
+    """An Elasticsearch-shaped ``_search`` response as a :class:`SearchResult`."""
+    hits_block = response.get("hits", {})
+    total = hits_block.get("total", 0)
+    hits = []
+    for rank, raw in enumerate(hits_block.get("hits", []), start=1):
+        source = dict(raw.get("_source") or {})
+        source.setdefault("id", raw["_id"])
+        extra = raw.get("_bmb_scores") or {}
+        hits.append(
+            Hit(
+                rank=rank,
+                id=str(raw["_id"]),
+                score=float(raw["_score"]),
+                document=Document.from_source(source),
+                bm25=extra.get("bm25"),
+                cosine=extra.get("cosine"),
+            )
+        )
+    return SearchResult(
+        question=question,
+        hits=hits,
+        total=int(total["value"] if isinstance(total, Mapping) else total),
+        body=body,
+        took_ms=int(response.get("took", 0)),
+    )
+
+
+def search(
+    engine: Engine,
+    index: str,
+    question: str,
+    *,
+    rerank: bool = True,
+    size: int = 10,
+    top_k: int = 50,
+    query_weight: float = 0.0,
+    rescore_query_weight: float = 1.0,
+    score_mode: ScoreMode = "total",
+    fields: Sequence[str] = DEFAULT_FIELDS,
+    embedder: Embedder | None = None,
+    model: str | None = None,
+) -> SearchResult:
+    """Search ``index`` for ``question``: BM25, then (with ``rerank``) cosine re-rank of the top ``top_k``.
+
+    Parameters
+    ----------
+    engine
+        Any :class:`~bmb_es.engines.Engine` (embedded or cluster).
+    index
+        The index name.
+    question
+        Plain-language text; it only ever becomes ``multi_match`` query text.
+    rerank, size, top_k, query_weight, rescore_query_weight, score_mode, fields
+        See :func:`bmb_es.build_query`.
+    embedder, model
+        The question encoder. By default the model the index was built with; naming another is refused
+        (:class:`~bmb_es.ModelMismatchError`).
+    """
+    if not question.strip():
+        raise QueryError("the query is empty: give a question or keywords")
+    spec = QuerySpec(
+        size=size,
+        fields=tuple(fields),
+        rerank=Rerank(top_k, query_weight, rescore_query_weight, score_mode) if rerank else None,
+        dialect="opensearch" if engine.kind == "opensearch" else "elasticsearch",
+    )
+    vector = None
+    if rerank:
+        meta = engine.index_meta(index)
+        if embedder is None:
+            embedder = load_embedder(model or meta.model)
+        meta.check_compatible(index, embedder.name, embedder.dimension)
+        vector = embedder.embed([question.strip()])[0].tolist()
+    body = build_body(question, vector, spec)
+    return parse_response(engine.search(index, body), question, body)

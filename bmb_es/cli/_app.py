@@ -1,0 +1,220 @@
+"""The ``bmb-es`` command line. Heavy imports (torch, tantivy) happen inside commands, so ``--help`` is instant."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from .._config import DEFAULT_INDEX
+from .._errors import BmbError
+
+app = typer.Typer(
+    name="bmb-es",
+    help="Literature search: BM25 candidates re-ranked by BERT-embedding cosine similarity.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,  # locals may hold credentials
+)
+
+EXIT_INTERRUPTED = 130
+
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Where embedded indices live (default: $BMB_ES_HOME or ~/.local/share/bmb-es)."),
+]
+IndexOption = Annotated[str, typer.Option("--index", "-i", help="Index name.")]
+ModelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        "-m",
+        help="Embedding model: 'default' (offline all-MiniLM-L6-v2), a sentence-transformers or TF-Hub folder, "
+        "or a Hugging Face id. Query default: the model the index was built with.",
+    ),
+]
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Expected errors become one line on stderr and their exit code; no traceback."""
+    try:
+        yield
+    except BmbError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(error.exit_code) from None
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+@app.command("index")
+def index_command(
+    path: Annotated[Path, typer.Argument(help="A file or folder of BREATHE / CORD-19 / BEIR / PubMed / JSON(L) / CSV records.")],
+    index: IndexOption = DEFAULT_INDEX,
+    model: ModelOption = None,
+    format: Annotated[
+        str | None, typer.Option("--format", "-f", help="Force a format: cord19, beir, breathe, pubmed, generic.")
+    ] = None,
+    field: Annotated[
+        list[str] | None,
+        typer.Option("--field", help="Map a document field to a source key, e.g. --field abstract=summary (repeatable)."),
+    ] = None,
+    embed_fields: Annotated[
+        str, typer.Option("--embed-fields", help="Comma-separated fields whose text is embedded.")
+    ] = "title,abstract",
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Texts per encoder batch.")] = 32,
+    commit_every: Annotated[
+        int, typer.Option("--commit-every", min=1, help="Documents between commits (resume points).")
+    ] = 2048,
+    reject_log: Annotated[
+        Path | None, typer.Option("--reject-log", help="Where rejected records are logged (JSON Lines).")
+    ] = None,
+    data_dir: DataDirOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Read, embed and index a corpus. Re-running is an upsert; an interrupted run resumes."""
+    from rich.console import Console
+    from tqdm import tqdm
+
+    from .._api import index_path
+    from .._config import data_dir as resolve_data_dir
+    from .._ingest import IngestSummary, default_reject_log, parse_field_map
+    from ..engines import open_engine
+    from ._output import render_summary
+
+    with _user_errors():
+        root = resolve_data_dir(data_dir)
+        engine = open_engine(root)
+        bar = tqdm(desc=f"indexing {path}", unit=" docs", disable=quiet or None, file=sys.stderr, dynamic_ncols=True)
+
+        def progress(summary: IngestSummary) -> None:
+            bar.update(summary.read - bar.n)
+            bar.set_postfix(new=summary.indexed, updated=summary.updated, rejected=summary.rejected, refresh=False)
+
+        try:
+            summary = index_path(
+                path,
+                engine=engine,
+                index=index,
+                model=model,
+                format=format,
+                field_map=parse_field_map(field or []),
+                embed_fields=tuple(name.strip() for name in embed_fields.split(",") if name.strip()),
+                batch_size=batch_size,
+                commit_every=commit_every,
+                reject_log=reject_log or default_reject_log(root, index),
+                on_progress=progress,
+            )
+        finally:
+            bar.close()
+        if as_json:
+            typer.echo(json.dumps(summary.to_json(), indent=2))
+        else:
+            render_summary(Console(), summary)
+        if summary.interrupted:
+            raise typer.Exit(EXIT_INTERRUPTED)
+
+
+@app.command("query")
+def query_command(
+    question: Annotated[list[str], typer.Argument(help="The question, in plain language.")],
+    rerank: Annotated[
+        bool, typer.Option("--rerank/--no-rerank", help="Re-rank the BM25 top-k by embedding cosine similarity.")
+    ] = False,
+    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, help="BM25 candidates re-ranked (window_size).")] = 50,
+    size: Annotated[int, typer.Option("--size", "-n", min=1, help="Results shown.")] = 10,
+    query_weight: Annotated[
+        float, typer.Option("--query-weight", help="Weight of the BM25 score after re-ranking (paper: 0).")
+    ] = 0.0,
+    rescore_weight: Annotated[
+        float, typer.Option("--rescore-weight", help="Weight of cosine + 1 after re-ranking (paper: 1).")
+    ] = 1.0,
+    score_mode: Annotated[
+        str, typer.Option("--score-mode", help="How weighted scores combine: total, multiply, avg, max, min.")
+    ] = "total",
+    index: IndexOption = DEFAULT_INDEX,
+    model: ModelOption = None,
+    data_dir: DataDirOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print hits as JSON.")] = False,
+    explain: Annotated[
+        bool, typer.Option("--explain", help="Print the executed Elasticsearch request body (paste into Dev Tools).")
+    ] = False,
+) -> None:
+    """Search an index: BM25, optionally re-ranked by cosine similarity of embeddings."""
+    from rich.console import Console
+
+    from .._search import search
+    from ..engines import open_engine
+    from ..query import SCORE_MODES
+    from ._output import render_results
+
+    with _user_errors():
+        if score_mode not in SCORE_MODES:
+            raise typer.BadParameter(f"choose one of {', '.join(SCORE_MODES)}", param_hint="--score-mode")
+        engine = open_engine(data_dir)
+        result = search(
+            engine,
+            index,
+            " ".join(question),
+            rerank=rerank,
+            size=size,
+            top_k=top_k,
+            query_weight=query_weight,
+            rescore_query_weight=rescore_weight,
+            score_mode=score_mode,  # type: ignore[arg-type]  # checked against SCORE_MODES above
+            model=model,
+        )
+        if explain:
+            typer.echo(json.dumps(result.body, indent=2))
+        elif as_json:
+            typer.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+        else:
+            render_results(Console(), result, reranked=rerank)
+
+
+@app.command("indices")
+def indices_command(data_dir: DataDirOption = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List indices with their document count and embedding model."""
+    from ..engines import open_engine
+
+    with _user_errors():
+        engine = open_engine(data_dir)
+        rows: list[dict[str, Any]] = []
+        for name in engine.list_indices():
+            meta = engine.index_meta(name)
+            rows.append({"index": name, "documents": engine.count(name), "model": meta.model, "dimension": meta.dimension})
+        if as_json:
+            typer.echo(json.dumps(rows, indent=2))
+        elif not rows:
+            typer.echo("no indices yet: create one with  bmb-es index PATH")
+        for row in [] if as_json else rows:
+            typer.echo(f"{row['index']}\t{row['documents']} docs\t{row['model']} ({row['dimension']}-d)")
+
+
+@app.command("delete")
+def delete_command(
+    index: Annotated[str, typer.Argument(help="Index to delete.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Delete an index and everything in it."""
+    from ..engines import open_engine
+
+    with _user_errors():
+        engine = open_engine(data_dir)
+        engine.index_meta(index)  # fails clearly if it does not exist
+        if not yes and not typer.confirm(f"delete index {index!r} ({engine.count(index)} docs)?"):
+            raise typer.Exit(1)
+        engine.delete_index(index)
+        typer.echo(f"deleted {index}")
+
+
+def main() -> None:
+    app()

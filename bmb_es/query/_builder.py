@@ -1,0 +1,180 @@
+"""The canonical request body: BM25 ``multi_match`` plus, for re-ranking, a ``rescore`` with cosine similarity.
+
+The body is plain Elasticsearch query DSL. ``bmb-es query --explain`` prints it, a user can paste it into
+Kibana Dev Tools, and every engine (embedded, Elasticsearch, OpenSearch) executes it. User text only ever
+enters as ``multi_match`` query text and the vector only as a script parameter: neither becomes DSL or
+script source.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .._errors import QueryError
+
+Dialect = Literal["elasticsearch", "opensearch"]
+ScoreMode = Literal["total", "multiply", "avg", "max", "min"]
+SCORE_MODES: tuple[str, ...] = ("total", "multiply", "avg", "max", "min")
+
+VECTOR_FIELD = "embedding"
+QUERY_VECTOR_PARAM = "query_vector"
+DEFAULT_FIELDS: tuple[str, ...] = ("title^2", "abstract", "body")
+
+# Painless: Elasticsearch names the vector field as a string; OpenSearch's k-NN extension takes doc[field].
+# `+ 1.0` keeps scores non-negative, which script_score requires.
+COSINE_SCRIPTS: dict[str, str] = {
+    "elasticsearch": f"cosineSimilarity(params.{QUERY_VECTOR_PARAM}, '{VECTOR_FIELD}') + 1.0",
+    "opensearch": f"cosineSimilarity(params.{QUERY_VECTOR_PARAM}, doc['{VECTOR_FIELD}']) + 1.0",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Rerank:
+    """How BM25 candidates are re-ranked by cosine similarity (Elasticsearch ``rescore`` semantics).
+
+    Parameters
+    ----------
+    top_k
+        ``window_size``: how many BM25 hits (per shard on a cluster) are re-scored.
+    query_weight, rescore_query_weight
+        Final score = ``query_weight * bm25  (score_mode)  rescore_query_weight * (cosine + 1)``.
+        The paper's pure re-rank is ``0`` / ``1``; other weights blend BM25 back in.
+    score_mode
+        How the two weighted scores combine: ``total`` (sum), ``multiply``, ``avg``, ``max``, ``min``.
+    """
+
+    top_k: int = 50
+    query_weight: float = 0.0
+    rescore_query_weight: float = 1.0
+    score_mode: ScoreMode = "total"
+
+    def __post_init__(self) -> None:
+        if self.top_k < 1:
+            raise QueryError(f"top-k must be at least 1, got {self.top_k}")
+        for label, value in (("query weight", self.query_weight), ("rescore weight", self.rescore_query_weight)):
+            if not math.isfinite(value):
+                raise QueryError(f"{label} must be a finite number, got {value}")
+        if self.score_mode not in SCORE_MODES:
+            raise QueryError(f"score mode {self.score_mode!r}: choose one of {', '.join(SCORE_MODES)}")
+
+
+@dataclass(frozen=True, slots=True)
+class QuerySpec:
+    """Everything that shapes the request body apart from the question and its vector."""
+
+    size: int = 10
+    fields: tuple[str, ...] = DEFAULT_FIELDS
+    rerank: Rerank | None = field(default_factory=Rerank)
+    dialect: Dialect = "elasticsearch"
+
+    def __post_init__(self) -> None:
+        if self.size < 1:
+            raise QueryError(f"size must be at least 1, got {self.size}")
+        if self.rerank is not None and self.size > self.rerank.top_k:
+            raise QueryError(
+                f"size {self.size} is larger than top-k {self.rerank.top_k}: only the top-k BM25 hits are "
+                f"re-ranked; raise --top-k or lower --size"
+            )
+        if self.dialect not in COSINE_SCRIPTS:
+            raise QueryError(f"dialect {self.dialect!r}: choose elasticsearch or opensearch")
+        if not self.fields:
+            raise QueryError("at least one field must be searched")
+
+
+def bm25_clause(question: str, fields: Sequence[str] = DEFAULT_FIELDS) -> dict[str, Any]:
+    """The BM25 ``multi_match`` (best_fields: a document scores by its best-matching field)."""
+    text = question.strip()
+    if not text:
+        raise QueryError("the query is empty: give a question or keywords")
+    return {"multi_match": {"query": text, "fields": list(fields), "type": "best_fields"}}
+
+
+def vector_param(vector: Sequence[float]) -> list[float]:
+    """The query vector as a JSON list of finite floats, checked."""
+    values = [float(value) for value in vector]
+    if not values:
+        raise QueryError("the query vector is empty")
+    if not all(math.isfinite(value) for value in values):
+        raise QueryError("the query vector holds NaN or infinite values")
+    if not any(values):
+        raise QueryError("the query vector is all zeros: cosine similarity is undefined")
+    return values
+
+
+def rescore_clause(vector: Sequence[float], rerank: Rerank, dialect: Dialect = "elasticsearch") -> dict[str, Any]:
+    """The ``rescore`` block: ``script_score`` cosine over the top-k BM25 hits."""
+    return {
+        "window_size": rerank.top_k,
+        "query": {
+            "rescore_query": {
+                "script_score": {
+                    "query": {"match_all": {}},
+                    "script": {
+                        "source": COSINE_SCRIPTS[dialect],
+                        "params": {QUERY_VECTOR_PARAM: vector_param(vector)},
+                    },
+                }
+            },
+            "query_weight": rerank.query_weight,
+            "rescore_query_weight": rerank.rescore_query_weight,
+            "score_mode": rerank.score_mode,
+        },
+    }
+
+
+def build_query(
+    question: str,
+    vector: Sequence[float] | None = None,
+    *,
+    size: int = 10,
+    top_k: int = 50,
+    fields: Sequence[str] = DEFAULT_FIELDS,
+    query_weight: float = 0.0,
+    rescore_query_weight: float = 1.0,
+    score_mode: ScoreMode = "total",
+    dialect: Dialect = "elasticsearch",
+) -> dict[str, Any]:
+    """Build the request body for ``question``; with a ``vector``, BM25 top-k is re-ranked by cosine.
+
+    Parameters
+    ----------
+    question
+        The user's text. It is only ever used as ``multi_match`` query text.
+    vector
+        The question's embedding. ``None`` gives BM25 alone.
+    size
+        Hits returned. With re-ranking it must not exceed ``top_k``.
+    top_k, query_weight, rescore_query_weight, score_mode
+        See :class:`Rerank`.
+    fields
+        Searched fields with optional ``^boost``.
+    dialect
+        ``"elasticsearch"`` or ``"opensearch"`` (their painless differs).
+
+    Returns
+    -------
+    dict
+        A JSON-serialisable Elasticsearch/OpenSearch ``_search`` body.
+    """
+    rerank = None
+    if vector is not None:
+        rerank = Rerank(top_k, query_weight, rescore_query_weight, score_mode)
+    spec = QuerySpec(size=size, fields=tuple(fields), rerank=rerank, dialect=dialect)
+    return build_body(question, vector, spec)
+
+
+def build_body(question: str, vector: Sequence[float] | None, spec: QuerySpec) -> dict[str, Any]:
+    """:func:`build_query` from a :class:`QuerySpec`."""
+    body: dict[str, Any] = {
+        "size": spec.size,
+        "query": bm25_clause(question, spec.fields),
+        "_source": {"excludes": [VECTOR_FIELD]},
+    }
+    if spec.rerank is not None:
+        if vector is None:
+            raise QueryError("re-ranking needs the question's vector")
+        body["rescore"] = rescore_clause(vector, spec.rerank, spec.dialect)
+    return body
