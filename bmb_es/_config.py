@@ -28,7 +28,9 @@ def data_dir(override: str | Path | None = None, *, create: bool = True) -> Path
         try:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            raise StorageError(f"data dir {path}: cannot create it ({error.strerror}); set --data-dir or ${DATA_DIR_ENV}") from error
+            raise StorageError(
+                f"data dir {path}: cannot create it ({error.strerror}); set --data-dir or ${DATA_DIR_ENV}"
+            ) from error
         if not os.access(path, os.W_OK | os.X_OK):
             raise StorageError(f"data dir {path}: not writable; set --data-dir or ${DATA_DIR_ENV} to a writable folder")
     return path

@@ -74,7 +74,7 @@ class RejectLog:
     def write(self, reject: Reject) -> None:
         if self._handle is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._handle = open(self.path, "a", encoding="utf-8")
+            self._handle = open(self.path, "a", encoding="utf-8")  # noqa: SIM115  # held open across writes
         self._handle.write(json.dumps(reject.to_json(), ensure_ascii=False) + "\n")
         self._handle.flush()
 
@@ -137,14 +137,17 @@ def ingest(
     since_commit = 0
     started = time.perf_counter()
     try:
-        for chunk in _chunks(records, chunk_size):
+        for chunk in _chunks(records, min(chunk_size, commit_every)):
             pending = _classify(chunk, engine, index, seen, summary, log)
             if pending:
                 texts = [embed_text(document, embed_fields) for document, _ in pending]
                 vectors = embedder.embed(texts, batch_size=batch_size)
                 engine.upsert(
                     index,
-                    [IndexedDocument(doc, digest, vector) for (doc, digest), vector in zip(pending, vectors, strict=True)],
+                    [
+                        IndexedDocument(doc, digest, vector)
+                        for (doc, digest), vector in zip(pending, vectors, strict=True)
+                    ],
                 )
                 summary.embedded += len(pending)
                 since_commit += len(pending)

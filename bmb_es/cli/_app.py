@@ -55,7 +55,9 @@ def _user_errors() -> Iterator[None]:
 
 @app.command("index")
 def index_command(
-    path: Annotated[Path, typer.Argument(help="A file or folder of BREATHE / CORD-19 / BEIR / PubMed / JSON(L) / CSV records.")],
+    path: Annotated[
+        Path, typer.Argument(help="A file or folder of BREATHE, CORD-19, BEIR, PubMed, JSON(L) or CSV records.")
+    ],
     index: IndexOption = DEFAULT_INDEX,
     model: ModelOption = None,
     format: Annotated[
@@ -63,7 +65,7 @@ def index_command(
     ] = None,
     field: Annotated[
         list[str] | None,
-        typer.Option("--field", help="Map a document field to a source key, e.g. --field abstract=summary (repeatable)."),
+        typer.Option("--field", help="Map a document field to a source key: --field abstract=summary (repeatable)."),
     ] = None,
     embed_fields: Annotated[
         str, typer.Option("--embed-fields", help="Comma-separated fields whose text is embedded.")
@@ -189,7 +191,9 @@ def indices_command(data_dir: DataDirOption = None, as_json: Annotated[bool, typ
         rows: list[dict[str, Any]] = []
         for name in engine.list_indices():
             meta = engine.index_meta(name)
-            rows.append({"index": name, "documents": engine.count(name), "model": meta.model, "dimension": meta.dimension})
+            rows.append(
+                {"index": name, "documents": engine.count(name), "model": meta.model, "dimension": meta.dimension}
+            )
         if as_json:
             typer.echo(json.dumps(rows, indent=2))
         elif not rows:

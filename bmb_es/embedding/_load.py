@@ -27,7 +27,10 @@ def model_name(model: str | None) -> str:
     if model is None or model in DEFAULT_ALIASES:
         return DEFAULT_MODEL
     path = Path(model).expanduser()
-    return str(path.resolve()) if path.exists() else model
+    if not path.exists():
+        return model
+    resolved = path.resolve()
+    return DEFAULT_MODEL if resolved == default_model_path().resolve() else str(resolved)
 
 
 @functools.lru_cache(maxsize=4)
@@ -63,7 +66,7 @@ def load_embedder(model: str | None = None, device: str | None = None) -> Embedd
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 
-        hf_logging.disable_progress_bar()  # our own progress bars are the ones users read
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # our own progress bars are the ones users read
         loaded = SentenceTransformer(
             str(path) if path is not None else name, device=device, local_files_only=path is not None
         )

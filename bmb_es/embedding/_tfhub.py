@@ -42,11 +42,13 @@ class TfHubEmbedder:
         vocab = path / "assets" / "vocab.txt"
         self._tokenizer: Any = None
         if vocab.is_file():
-            from transformers import BertTokenizerFast
+            from tokenizers import BertWordPieceTokenizer
 
             lower_flag = path / "assets" / "do_lower_case"
             lower = not lower_flag.is_file() or lower_flag.read_text().strip().lower() != "false"
-            self._tokenizer = BertTokenizerFast(vocab_file=str(vocab), do_lower_case=lower)
+            self._tokenizer = BertWordPieceTokenizer(str(vocab), lowercase=lower)
+            self._tokenizer.enable_truncation(max_length)
+            self._tokenizer.enable_padding()
         self._dimension = int(self._run(["dimension probe"]).shape[1])
 
     @property
@@ -68,14 +70,12 @@ class TfHubEmbedder:
             if isinstance(output, dict):
                 output = output.get("default", output.get("outputs", next(iter(output.values()))))
             return np.asarray(output, dtype=np.float32)
-        encoded = self._tokenizer(
-            list(texts), truncation=True, max_length=self._max_length, padding=True, return_tensors="np"
-        )
-        mask = encoded["attention_mask"].astype(np.int32)
+        encoded = self._tokenizer.encode_batch(list(texts))
+        mask = np.asarray([item.attention_mask for item in encoded], dtype=np.int32)
         inputs = {
-            "input_word_ids": tf.constant(encoded["input_ids"].astype(np.int32)),
+            "input_word_ids": tf.constant(np.asarray([item.ids for item in encoded], dtype=np.int32)),
             "input_mask": tf.constant(mask),
-            "input_type_ids": tf.constant(encoded["token_type_ids"].astype(np.int32)),
+            "input_type_ids": tf.constant(np.asarray([item.type_ids for item in encoded], dtype=np.int32)),
         }
         outputs = self._model(inputs)
         sequence = np.asarray(outputs["sequence_output"], dtype=np.float32)

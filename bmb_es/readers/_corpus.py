@@ -79,7 +79,7 @@ def plan_corpus(
             )
     if not root.exists():
         raise InputError(f"{root}: no such file or folder")
-    candidates = [root] if root.is_file() else list(_walk(root))
+    candidates = [root] if root.is_file() else sorted(_walk(root))
     record_files = [item for item in candidates if record_suffix(item)]
     skipped = [(item, "not a record file") for item in candidates if not record_suffix(item)]
     if not record_files:

@@ -101,7 +101,7 @@ def parse_field(spec: str, path: str) -> FieldBoost:
 def _parse_query(query: Mapping[str, Any]) -> TextQuery:
     if len(query) != 1:
         raise QueryError(f"request body: query must hold exactly one clause, got {sorted(query)}")
-    (kind, clause), = query.items()
+    ((kind, clause),) = query.items()
     if kind == "match_all":
         _only_keys(_as_mapping(clause, "query.match_all"), set(), "query.match_all")
         return TextQuery("", ())

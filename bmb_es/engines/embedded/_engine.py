@@ -64,7 +64,8 @@ class EmbeddedEngine:
         if not (folder / META_FILE).is_file():
             known = ", ".join(self.list_indices()) or "none yet"
             raise IndexNotFoundError(
-                f"index {name!r} not found in {self._root} (indices: {known}); create it with: bmb-es index PATH --index {name}"
+                f"index {name!r} not found in {self._root} (indices: {known}); "
+                f"create it with: bmb-es index PATH --index {name}"
             )
         return folder
 

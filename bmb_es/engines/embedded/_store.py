@@ -62,8 +62,7 @@ def read_meta(folder: Path) -> IndexMeta:
 def write_meta(folder: Path, meta: IndexMeta) -> None:
     """Write ``meta.json`` atomically (temp file + rename), so a crash never leaves half a file."""
     folder.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile("w", dir=folder, suffix=".tmp", delete=False, encoding="utf-8")
-    with handle:
+    with tempfile.NamedTemporaryFile("w", dir=folder, suffix=".tmp", delete=False, encoding="utf-8") as handle:
         json.dump(meta.to_json(), handle, indent=2)
         handle.flush()
         os.fsync(handle.fileno())
