@@ -1,0 +1,21 @@
+"""bmb-train: BERT pretraining (MLM + NSP) in TensorFlow 2 and export to TF-Hub, Hugging Face and OpenSearch.
+
+Importing this package does not import TensorFlow; the heavy modules import it themselves.
+"""
+
+from ._config import PRESETS, BertConfig, load_config
+from ._errors import ConfigError, DataError, ExportError, TrainerError, WeightMappingError
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "PRESETS",
+    "BertConfig",
+    "ConfigError",
+    "DataError",
+    "ExportError",
+    "TrainerError",
+    "WeightMappingError",
+    "__version__",
+    "load_config",
+]
