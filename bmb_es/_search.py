@@ -9,7 +9,7 @@ from typing import Any
 from ._document import Document
 from ._errors import QueryError
 from .embedding import Embedder, load_embedder
-from .engines import Engine
+from .engines import Engine, as_engine
 from .query import DEFAULT_FIELDS, QuerySpec, Rerank, ScoreMode, build_body
 
 
@@ -87,7 +87,7 @@ def parse_response(response: Mapping[str, Any], question: str, body: dict[str, A
 
 
 def search(
-    engine: Engine,
+    engine: Engine | Any,
     index: str,
     question: str,
     *,
@@ -106,7 +106,9 @@ def search(
     Parameters
     ----------
     engine
-        Any :class:`~bmb_es.engines.Engine` (embedded or cluster).
+        Any :class:`~bmb_es.engines.Engine` (embedded or cluster), or an ``elasticsearch.Elasticsearch`` /
+        ``opensearchpy.OpenSearch`` client you already have (wrapped with :func:`~bmb_es.engines.as_engine`;
+        it stays open).
     index
         The index name.
     question
@@ -119,6 +121,7 @@ def search(
     """
     if not question.strip():
         raise QueryError("the query is empty: give a question or keywords")
+    engine = as_engine(engine)
     spec = QuerySpec(
         size=size,
         fields=tuple(fields),

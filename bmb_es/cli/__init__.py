@@ -1,5 +1,6 @@
 """The ``bmb-es`` command line."""
 
+from . import _cluster  # noqa: F401  (registers the cluster commands on app)
 from ._app import app, main
 
 __all__ = ["app", "main"]

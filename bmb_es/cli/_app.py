@@ -77,6 +77,15 @@ def index_command(
     reject_log: Annotated[
         Path | None, typer.Option("--reject-log", help="Where rejected records are logged (JSON Lines).")
     ] = None,
+    server_pipeline: Annotated[
+        str | None,
+        typer.Option(
+            "--server-pipeline",
+            metavar="MODEL_ID",
+            help="Cluster only: embed on the cluster through the ingest pipeline for this deployed model "
+            "(no client-side embedding; the index must exist: bmb-es setup).",
+        ),
+    ] = None,
     data_dir: DataDirOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
@@ -94,6 +103,11 @@ def index_command(
     with _user_errors():
         root = resolve_data_dir(data_dir)
         engine = open_engine(root)
+        embedder = None
+        if server_pipeline:
+            from ._cluster import server_pipeline_embedder
+
+            embedder = server_pipeline_embedder(engine, index, server_pipeline)
         bar = tqdm(desc=f"indexing {path}", unit=" docs", disable=quiet or None, file=sys.stderr, dynamic_ncols=True)
 
         def progress(summary: IngestSummary) -> None:
@@ -106,6 +120,7 @@ def index_command(
                 engine=engine,
                 index=index,
                 model=model,
+                embedder=embedder,
                 format=format,
                 field_map=parse_field_map(field or []),
                 embed_fields=tuple(name.strip() for name in embed_fields.split(",") if name.strip()),

@@ -2,17 +2,64 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from .._errors import InputError
 from ._base import Engine
 
+if TYPE_CHECKING:
+    from ._cluster import ClusterEngine
+    from ._cluster_config import ClusterConfig
 
-def open_engine(data_dir: str | Path | None = None) -> Engine:
-    """The engine the CLI and API use by default.
 
-    Only the embedded engine exists in this module's first version; cluster engines plug in here,
-    chosen by ``BMB_ES_URL`` / ``BMB_OS_URL``.
+def connect(config: ClusterConfig) -> ClusterEngine:
+    """An engine for the cluster ``config`` names; the distribution is confirmed with ``GET /``."""
+    config.warn_if_insecure()
+    if config.distribution == "opensearch":
+        from ._opensearch import OpenSearchEngine
+
+        return OpenSearchEngine.connect(config)
+    from ._elasticsearch import ElasticsearchEngine
+
+    return ElasticsearchEngine.connect(config)
+
+
+def open_engine(data_dir: str | Path | None = None, *, environ: Mapping[str, str] | None = None) -> Engine:
+    """The engine the CLI and API use: a cluster when ``BMB_ES_URL`` or ``BMB_OS_URL`` is set, else embedded.
+
+    ``data_dir`` only matters for the embedded engine. See :class:`~bmb_es.engines.ClusterConfig` for the
+    other ``BMB_ES_*`` / ``BMB_OS_*`` variables (API key, user/password, bearer token, CA bundle, TLS).
     """
+    from ._cluster_config import ClusterConfig
+
+    config = ClusterConfig.from_env(os.environ if environ is None else environ)
+    if config is not None:
+        return connect(config)
     from .embedded import EmbeddedEngine
 
     return EmbeddedEngine(data_dir)
+
+
+def as_engine(target: Any) -> Engine:
+    """``target`` as an :class:`Engine`: engines pass through; raw ``Elasticsearch`` / ``OpenSearch`` clients
+    are wrapped (the caller keeps ownership: closing the engine leaves the client open)."""
+    from elasticsearch import Elasticsearch
+    from opensearchpy import OpenSearch
+
+    if isinstance(target, Elasticsearch):
+        from ._elasticsearch import ElasticsearchEngine
+
+        return ElasticsearchEngine(target)
+    if isinstance(target, OpenSearch):
+        from ._opensearch import OpenSearchEngine
+
+        return OpenSearchEngine(target)
+    if isinstance(target, Engine):
+        return target
+    raise InputError(
+        f"expected a bmb-es engine, an elasticsearch.Elasticsearch or an opensearchpy.OpenSearch client, "
+        f"got {type(target).__name__}"
+    )

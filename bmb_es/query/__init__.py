@@ -1,4 +1,4 @@
-"""The query builder: Elasticsearch request bodies for BM25 and BM25 + cosine re-rank."""
+"""The query builder: Elasticsearch/OpenSearch request bodies for BM25, BM25 + cosine re-rank, kNN and hybrid."""
 
 from ._builder import (
     COSINE_SCRIPTS,
@@ -14,7 +14,9 @@ from ._builder import (
     build_body,
     build_query,
     rescore_clause,
+    vector_param,
 )
+from ._dense import build_hybrid_query, build_knn_query, knn_clause
 
 __all__ = [
     "COSINE_SCRIPTS",
@@ -28,6 +30,10 @@ __all__ = [
     "ScoreMode",
     "bm25_clause",
     "build_body",
+    "build_hybrid_query",
+    "build_knn_query",
     "build_query",
+    "knn_clause",
     "rescore_clause",
+    "vector_param",
 ]

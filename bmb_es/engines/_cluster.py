@@ -1,0 +1,369 @@
+"""What the Elasticsearch and OpenSearch engines share: index lifecycle, bulk upsert, hashes, search.
+
+Both official clients expose the same calls (``indices.create``, ``indices.get_mapping``, ``mget``,
+``search``, ``count``, ``indices.refresh``, ``ingest.put_pipeline``) and a ``helpers.streaming_bulk``; the
+subclasses say how to build a client, which exceptions it raises and which bulk helper to use.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .._document import Document
+from .._errors import BmbError, IndexNotFoundError, ModelMismatchError, StorageError
+from ..embedding import embed_text
+from ..query import VECTOR_FIELD
+from ._base import IndexedDocument, IndexMeta, check_index_name
+from ._cluster_config import ClusterConfig, ClusterError, redact_all, redact_url
+from ._resources import (
+    EMBED_TEXT_FIELD,
+    HASH_FIELD,
+    Distribution,
+    KnnEngine,
+    index_body,
+    ingest_pipeline_body,
+    pipeline_id,
+)
+
+log = logging.getLogger("bmb_es.engines")
+MGET_CHUNK = 1000
+MAX_REPORTED_FAILURES = 5
+
+
+class BulkItemError(ClusterError):
+    """Some documents of a bulk request were refused; ``failures`` lists ``(id, reason)`` for each."""
+
+    def __init__(self, index: str, failures: list[tuple[str, str]], written: int) -> None:
+        self.index = index
+        self.failures = failures
+        self.written = written
+        shown = "; ".join(f"{doc_id}: {reason}" for doc_id, reason in failures[:MAX_REPORTED_FAILURES])
+        more = f" (and {len(failures) - MAX_REPORTED_FAILURES} more)" if len(failures) > MAX_REPORTED_FAILURES else ""
+        super().__init__(
+            f"index {index!r}: {len(failures)} document(s) refused by the cluster, {written} written: {shown}{more}; "
+            f"fix them and re-run (written documents are skipped)"
+        )
+
+
+def parse_version(number: str) -> tuple[int, ...]:
+    """``"8.18.2"`` / ``"9.1.0-SNAPSHOT"`` as ``(8, 18, 2)`` / ``(9, 1, 0)``."""
+    parts: list[int] = []
+    for piece in number.split("-", 1)[0].split("."):
+        if not piece.isdigit():
+            break
+        parts.append(int(piece))
+    return tuple(parts)
+
+
+def _body(response: Any) -> Any:
+    """The JSON body of a client response (the Elasticsearch client wraps it, opensearch-py does not)."""
+    return getattr(response, "body", response)
+
+
+def _error_reason(error: Any) -> str:
+    """``type: reason`` of a bulk item or API error body."""
+    if isinstance(error, Mapping):
+        kind = error.get("type", "error")
+        reason = error.get("reason", "")
+        caused = error.get("caused_by")
+        text = f"{kind}: {reason}" if reason else str(kind)
+        if isinstance(caused, Mapping) and caused.get("reason"):
+            text += f" (caused by {caused.get('type', 'error')}: {caused['reason']})"
+        return text
+    return str(error)
+
+
+class ServerSideEmbedder:
+    """Stands in for the embedder when the cluster's ingest pipeline embeds: no vectors are computed here.
+
+    It carries the index's model name and dimension so the ingest checks still hold; ``embed`` returns
+    empty rows and the engine sends ``embed_text`` through the pipeline instead of a vector.
+    """
+
+    max_length = 512
+
+    def __init__(self, meta: IndexMeta) -> None:
+        self._meta = meta
+
+    @property
+    def name(self) -> str:
+        return self._meta.model
+
+    @property
+    def dimension(self) -> int:
+        return self._meta.dimension
+
+    def embed(self, texts: Sequence[str], batch_size: int = 32) -> Any:
+        return np.zeros((len(texts), 0), dtype=np.float32)
+
+
+class ClusterEngine:
+    """Base class of :class:`ElasticsearchEngine` and :class:`OpenSearchEngine`.
+
+    Parameters
+    ----------
+    client
+        An ``Elasticsearch`` / ``OpenSearch`` client. Clients passed in by the caller stay open on
+        :meth:`close`; clients the engine built (:meth:`connect`) are closed.
+    version
+        The server's version; read with ``GET /`` when not given.
+    config
+        The configuration the client was built from; its secrets are scrubbed from every error message.
+    """
+
+    kind: ClassVar[Distribution]
+    label: ClassVar[str]
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        version: tuple[int, ...] | None = None,
+        config: ClusterConfig | None = None,
+        owns_client: bool = False,
+    ) -> None:
+        self.client = client
+        self.config = config
+        self._owns_client = owns_client
+        self._version = version
+        self._meta: dict[str, IndexMeta] = {}
+        self.ingest_pipeline: str | None = None
+        self.knn_engine: KnnEngine = "lucene"
+
+    # -- hooks for the subclasses ------------------------------------------------------------------
+
+    def _streaming_bulk(self, actions: Sequence[dict[str, Any]], **kwargs: Any) -> Iterator[tuple[bool, Any]]:
+        raise NotImplementedError
+
+    def _classify(self, error: Exception) -> tuple[int | None, Any] | None:
+        """``(HTTP status or None, error body)`` for the client's API/transport errors, else ``None``."""
+        raise NotImplementedError
+
+    def _mget_hashes(self, name: str, ids: list[str]) -> Any:
+        raise NotImplementedError
+
+    def _info(self) -> Mapping[str, Any]:
+        raise NotImplementedError
+
+    # -- plumbing ----------------------------------------------------------------------------------
+
+    @property
+    def version(self) -> tuple[int, ...]:
+        """The server's version, from ``GET /`` (read once)."""
+        if self._version is None:
+            with self._errors("reading the cluster version"):
+                info = self._info()
+            self._version = parse_version(str(info.get("version", {}).get("number", "")))
+        return self._version
+
+    def _redact(self, text: str) -> str:
+        secrets: list[str] = list(self.config.secrets) if self.config else []
+        return redact_all(text, secrets)
+
+    def _where(self) -> str:
+        return self.config.url if self.config else self.label
+
+    @contextmanager
+    def _errors(self, what: str, index: str | None = None) -> Iterator[None]:
+        """Client exceptions as :class:`ClusterError` / :class:`IndexNotFoundError`, secrets removed."""
+        try:
+            yield
+        except BmbError:
+            raise
+        except Exception as error:
+            classified = self._classify(error)
+            if classified is None:
+                raise
+            status, body = classified
+            reason = body.get("error") if isinstance(body, Mapping) else None
+            kind = reason.get("type") if isinstance(reason, Mapping) else None
+            if status == 404 and index is not None and kind in (None, "index_not_found_exception"):
+                raise IndexNotFoundError(
+                    f"index {index!r} not found on {self._where()}; create it with: bmb-es setup --index {index}"
+                ) from None
+            if status in (401, 403):
+                detail = "authentication failed" if status == 401 else "permission denied"
+                raise ClusterError(
+                    self._redact(
+                        f"{what} on {self._where()}: {detail} ({status}); check the API key, user/password or "
+                        f"bearer token in BMB_ES_* / BMB_OS_* and the role's privileges"
+                    )
+                ) from None
+            if status is None:
+                raise ClusterError(
+                    self._redact(f"{what}: cannot reach {redact_url(self._where())}: {type(error).__name__}: {error}")
+                ) from None
+            text = _error_reason(reason) if reason is not None else str(body)[:500]
+            raise ClusterError(self._redact(f"{what} on {self._where()}: HTTP {status}: {text}")) from None
+
+    # -- index lifecycle ---------------------------------------------------------------------------
+
+    def exists(self, name: str) -> bool:
+        with self._errors("checking an index", name):
+            return bool(self.client.indices.exists(index=check_index_name(name)))
+
+    def create_index(self, name: str, meta: IndexMeta, *, rerank_only: bool = False) -> None:
+        """Create ``name`` from the shipped mapping for ``meta``; an existing index must match ``meta``."""
+        check_index_name(name)
+        if self.exists(name):
+            self.index_meta(name).check_compatible(name, meta.model, meta.dimension)
+            return
+        body = index_body(self.kind, meta, rerank_only=rerank_only, knn_engine=self.knn_engine, version=self.version)
+        try:
+            with self._errors(f"creating index {name!r}"):
+                self.client.indices.create(index=name, body=body)
+        except ClusterError as error:
+            if "resource_already_exists_exception" not in str(error):
+                raise
+        self._meta.pop(name, None)
+        self.index_meta(name).check_compatible(name, meta.model, meta.dimension)
+
+    def index_meta(self, name: str) -> IndexMeta:
+        if name in self._meta:
+            return self._meta[name]
+        with self._errors(f"reading the mapping of {name!r}", name):
+            response = _body(self.client.indices.get_mapping(index=check_index_name(name)))
+        mappings = [value.get("mappings", {}) for value in response.values()]
+        metas = [m.get("_meta") for m in mappings if isinstance(m.get("_meta"), Mapping) and "model" in m["_meta"]]
+        if not metas:
+            raise ModelMismatchError(
+                f"index {name!r} on {self._where()} has no bmb-es _meta (model, dimension): it was not created by "
+                f"bmb-es; create a new one with: bmb-es setup --index NEW_NAME"
+            )
+        try:
+            meta = IndexMeta.from_json(metas[0])
+        except (KeyError, TypeError, ValueError) as error:
+            raise ModelMismatchError(f"index {name!r}: unreadable bmb-es _meta ({error})") from None
+        self._meta[name] = meta
+        return meta
+
+    def list_indices(self) -> list[str]:
+        with self._errors("listing indices"):
+            response = _body(self.client.indices.get_mapping(index="*"))
+        out = []
+        for name, value in response.items():
+            meta = value.get("mappings", {}).get("_meta")
+            if not name.startswith(".") and isinstance(meta, Mapping) and "model" in meta and "dimension" in meta:
+                out.append(name)
+        return sorted(out)
+
+    def delete_index(self, name: str) -> None:
+        with self._errors(f"deleting index {name!r}", name):
+            self.client.indices.delete(index=check_index_name(name))
+        self._meta.pop(name, None)
+
+    def count(self, name: str) -> int:
+        with self._errors(f"counting {name!r}", name):
+            return int(_body(self.client.count(index=check_index_name(name)))["count"])
+
+    def close(self) -> None:
+        if self._owns_client:
+            self.client.close()
+
+    # -- pipelines ---------------------------------------------------------------------------------
+
+    def put_ingest_pipeline(self, model_id: str) -> str:
+        """Create or update the embedding ingest pipeline for a model deployed on the cluster; returns its id."""
+        pipeline = pipeline_id(model_id)
+        with self._errors(f"creating ingest pipeline {pipeline!r}"):
+            self.client.ingest.put_pipeline(id=pipeline, body=ingest_pipeline_body(self.kind, model_id))
+        return pipeline
+
+    def use_server_pipeline(self, index: str, model_id: str) -> ServerSideEmbedder:
+        """Send documents through the ingest pipeline for ``model_id`` from now on (no client-side vectors).
+
+        The index must exist (``bmb-es setup``): its ``_meta`` names the model whose vectors the cluster's
+        model must reproduce, so client-side query vectors stay comparable.
+        """
+        meta = self.index_meta(index)
+        self.ingest_pipeline = self.put_ingest_pipeline(model_id)
+        return ServerSideEmbedder(meta)
+
+    # -- writing -----------------------------------------------------------------------------------
+
+    def _source(self, item: IndexedDocument, meta: IndexMeta) -> dict[str, Any]:
+        source = item.document.to_source()
+        source[HASH_FIELD] = item.content_hash
+        if self.ingest_pipeline:
+            source[EMBED_TEXT_FIELD] = embed_text(item.document, meta.embed_fields)
+            return source
+        vector = np.asarray(item.vector, dtype=np.float32)
+        if vector.shape != (meta.dimension,):
+            raise StorageError(
+                f"document {item.document.id!r}: vector has shape {vector.shape}, index expects ({meta.dimension},)"
+            )
+        source[VECTOR_FIELD] = vector.astype(float).tolist()
+        return source
+
+    def upsert(self, name: str, items: Sequence[IndexedDocument]) -> None:
+        if not items:
+            return
+        meta = self.index_meta(name)
+        actions = [
+            {"_op_type": "index", "_index": name, "_id": item.document.id, "_source": self._source(item, meta)}
+            for item in items
+        ]
+        kwargs: dict[str, Any] = {"pipeline": self.ingest_pipeline} if self.ingest_pipeline else {}
+        failures: list[tuple[str, str]] = []
+        written = 0
+        with self._errors(f"bulk indexing into {name!r}", name):
+            for ok, result in self._streaming_bulk(actions, raise_on_error=False, **kwargs):
+                if ok:
+                    written += 1
+                    continue
+                ((_, item),) = result.items()
+                failures.append(
+                    (str(item.get("_id")), f"HTTP {item.get('status')}: {_error_reason(item.get('error'))}")
+                )
+        if failures:
+            for doc_id, reason in failures:
+                log.error("index %s: document %s refused: %s", name, doc_id, self._redact(reason))
+            raise BulkItemError(name, [(doc_id, self._redact(reason)) for doc_id, reason in failures], written)
+
+    def commit(self, name: str) -> None:
+        with self._errors(f"refreshing {name!r}", name):
+            self.client.indices.refresh(index=check_index_name(name))
+
+    # -- reading -----------------------------------------------------------------------------------
+
+    def stored_hashes(self, name: str, ids: Sequence[str]) -> dict[str, str]:
+        unique = list(dict.fromkeys(ids))
+        out: dict[str, str] = {}
+        for start in range(0, len(unique), MGET_CHUNK):
+            with self._errors(f"reading stored hashes from {name!r}", name):
+                response = _body(self._mget_hashes(name, unique[start : start + MGET_CHUNK]))
+            for doc in response.get("docs", []):
+                digest = (doc.get("_source") or {}).get(HASH_FIELD)
+                if doc.get("found") and isinstance(digest, str):
+                    out[str(doc["_id"])] = digest
+        return out
+
+    def _get_body(self, ids: list[str]) -> dict[str, Any]:
+        return {"query": {"ids": {"values": ids}}, "size": len(ids)}
+
+    def get(self, name: str, ids: Sequence[str]) -> dict[str, IndexedDocument]:
+        unique = list(dict.fromkeys(ids))
+        out: dict[str, IndexedDocument] = {}
+        for start in range(0, len(unique), MGET_CHUNK):
+            response = self._search(name, self._get_body(unique[start : start + MGET_CHUNK]))
+            for hit in response.get("hits", {}).get("hits", []):
+                source = dict(hit.get("_source") or {})
+                vector = np.asarray(source.pop(VECTOR_FIELD, None) or [], dtype=np.float32)
+                digest = str(source.pop(HASH_FIELD, ""))
+                source.setdefault("id", hit["_id"])
+                out[str(hit["_id"])] = IndexedDocument(Document.from_source(source), digest, vector)
+        return out
+
+    def _search(self, name: str, body: Mapping[str, Any], **params: Any) -> dict[str, Any]:
+        with self._errors(f"searching {name!r}", name):
+            response = self.client.search(index=check_index_name(name), body=dict(body), **params)
+        return dict(_body(response))
+
+    def search(self, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Run ``body`` on the cluster (server-side BM25, rescore, kNN, ...) and return the raw response."""
+        return self._search(name, body)

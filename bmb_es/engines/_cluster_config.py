@@ -1,0 +1,175 @@
+"""Cluster connection settings from the environment, with secrets kept out of every message.
+
+``BMB_ES_*`` configures an Elasticsearch cluster, ``BMB_OS_*`` an OpenSearch one:
+
+=====================  ===========================================================
+``*_URL``              ``https://host:9200`` (user:password in the URL is taken as basic auth)
+``*_API_KEY``          Elasticsearch API key (the base64 ``id:key`` form, or ``id:key``)
+``*_USER``/``*_PASSWORD``  basic auth
+``*_BEARER``           a bearer token (``Authorization: Bearer ...``)
+``*_CA_CERTS``         a CA bundle (PEM) to verify the server's certificate
+``*_VERIFY``           ``false`` turns TLS verification off (warned about; never the default)
+=====================  ===========================================================
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+from .._errors import BmbError, InputError
+
+Distribution = Literal["elasticsearch", "opensearch"]
+PREFIXES: dict[Distribution, str] = {"elasticsearch": "BMB_ES_", "opensearch": "BMB_OS_"}
+_FALSE = frozenset({"0", "false", "no", "off"})
+_TRUE = frozenset({"1", "true", "yes", "on", ""})
+REDACTED = "[redacted]"
+
+
+class ClusterError(BmbError):
+    """A cluster could not be reached, refused a request, or reported per-document failures."""
+
+    exit_code = 9
+
+
+class InsecureClusterWarning(UserWarning):
+    """TLS certificate verification was turned off for a cluster connection."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterConfig:
+    """Where a cluster is and how to authenticate; secrets are excluded from ``repr``.
+
+    ``distribution`` is what the configuration asks for; the engine confirms it with ``GET /``.
+    """
+
+    url: str
+    distribution: Distribution = "elasticsearch"
+    api_key: str | None = field(default=None, repr=False)
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    bearer: str | None = field(default=None, repr=False)
+    ca_certs: str | None = None
+    verify: bool = True
+    request_timeout: float = 60.0
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise InputError(f"cluster URL {redact_url(self.url)!r}: expected http(s)://host[:port]")
+        if parts.username or parts.password:
+            # Credentials in the URL become basic auth and leave the URL, so it can be shown.
+            object.__setattr__(self, "username", self.username or unquote(parts.username or ""))
+            object.__setattr__(self, "password", self.password or unquote(parts.password or ""))
+            object.__setattr__(self, "url", redact_url(self.url, drop=True))
+        if self.ca_certs and not os.path.isfile(self.ca_certs):
+            raise InputError(f"CA bundle {self.ca_certs}: no such file")
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret, also in the encoded forms that reach HTTP headers."""
+        import base64
+
+        values = [self.api_key, self.password, self.bearer]
+        if self.api_key:
+            values.append(_api_key_value(self.api_key))
+        if self.username and self.password:
+            values.append(base64.b64encode(f"{self.username}:{self.password}".encode()).decode())
+        return tuple(value for value in values if value)
+
+    def redact(self, text: str) -> str:
+        """``text`` with every secret of this configuration replaced by ``[redacted]``."""
+        for secret in sorted(self.secrets, key=len, reverse=True):
+            text = text.replace(secret, REDACTED)
+        return text
+
+    def auth_headers(self) -> dict[str, str]:
+        """Headers for API-key or bearer auth (basic auth goes through the client's own option)."""
+        if self.api_key:
+            return {"authorization": f"ApiKey {_api_key_value(self.api_key)}"}
+        if self.bearer:
+            return {"authorization": f"Bearer {self.bearer}"}
+        return {}
+
+    def describe(self) -> str:
+        """A one-line, secret-free summary: URL, auth method, TLS."""
+        auth = (
+            "API key"
+            if self.api_key
+            else "bearer token"
+            if self.bearer
+            else "basic auth"
+            if self.username
+            else "no auth"
+        )
+        tls = "TLS not verified" if not self.verify else f"CA {self.ca_certs}" if self.ca_certs else "TLS verified"
+        return f"{self.url} ({auth}; {tls})" if self.url.startswith("https") else f"{self.url} ({auth}; plain HTTP)"
+
+    def warn_if_insecure(self) -> None:
+        if not self.verify and self.url.startswith("https"):
+            prefix = PREFIXES[self.distribution]
+            warnings.warn(
+                f"TLS certificate verification is OFF for {self.url} ({prefix}VERIFY=false): "
+                f"the connection can be intercepted; give a CA bundle with {prefix}CA_CERTS instead",
+                InsecureClusterWarning,
+                stacklevel=3,
+            )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ClusterConfig | None:
+        """The configured cluster, or ``None`` when neither ``BMB_ES_URL`` nor ``BMB_OS_URL`` is set."""
+        env = os.environ if environ is None else environ
+        found = [(dist, prefix) for dist, prefix in PREFIXES.items() if env.get(f"{prefix}URL", "").strip()]
+        if not found:
+            return None
+        if len(found) > 1:
+            raise InputError("both BMB_ES_URL and BMB_OS_URL are set: set only the one for the cluster to use")
+        distribution, prefix = found[0]
+        verify_raw = env.get(f"{prefix}VERIFY", "true").strip().lower()
+        if verify_raw not in _FALSE | _TRUE:
+            raise InputError(f"{prefix}VERIFY={verify_raw!r}: use true or false")
+        user = env.get(f"{prefix}USER") or None
+        password = env.get(f"{prefix}PASSWORD") or None
+        if bool(user) != bool(password):
+            raise InputError(f"set both {prefix}USER and {prefix}PASSWORD for basic auth, or neither")
+        return cls(
+            url=env[f"{prefix}URL"].strip().rstrip("/"),
+            distribution=distribution,
+            api_key=env.get(f"{prefix}API_KEY") or None,
+            username=user,
+            password=password,
+            bearer=env.get(f"{prefix}BEARER") or None,
+            ca_certs=env.get(f"{prefix}CA_CERTS") or None,
+            verify=verify_raw not in _FALSE,
+        )
+
+
+def _api_key_value(api_key: str) -> str:
+    """An API key as the header wants it: ``base64(id:key)``; ``id:key`` is encoded here."""
+    import base64
+
+    if ":" in api_key:
+        return base64.b64encode(api_key.encode()).decode()
+    return api_key
+
+
+def redact_url(url: str, *, drop: bool = False) -> str:
+    """``url`` without its password (``drop``: without user and password)."""
+    parts = urlsplit(url)
+    if not (parts.username or parts.password):
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    netloc = host if drop else f"{parts.username or ''}:{REDACTED}@{host}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def redact_all(text: str, secrets: Iterable[str]) -> str:
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    return text
