@@ -75,6 +75,11 @@ def test_hf_and_opensearch_exports_reload_and_match(run, tmp_path: Path) -> None
     assert pooling["pooling_mode_mean_tokens"] is True and pooling["pooling_mode_cls_token"] is False
     model = SentenceTransformer(str(hf), device="cpu")
     assert model.get_embedding_dimension() == run.config.hidden_size
+    # The saved tokenizer carries the whole vocabulary: real words are not all [UNK].
+    vocab_size = len((hf / "vocab.txt").read_text(encoding="utf-8").splitlines())
+    assert len(model.tokenizer) == vocab_size
+    ids = model.tokenizer("the lung")["input_ids"]
+    assert model.tokenizer.unk_token_id not in ids[1:-1]
 
     archive = tmp_path / "os" / "bmb-tiny.zip"
     assert export_opensearch(hf, archive, log=lambda _: None) < 1e-4

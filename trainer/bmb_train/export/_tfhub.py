@@ -20,7 +20,7 @@ tensors:
   input_word_ids  token ids                        [batch, seq]
   input_mask      1 for real tokens, 0 for padding [batch, seq]
   input_type_ids  0 for segment A, 1 for segment B [batch, seq]
-Sequence length must not exceed {max_positions}. In Python, `transformers.BertTokenizerFast(vocab_file=...,
+Sequence length must not exceed {max_positions}. In Python, `transformers.BertTokenizerFast(vocab=...,
 do_lower_case=...)` or `bmb_train.export.sample_batch` produce exactly these ids.
 Outputs: pooled_output [batch, hidden], sequence_output [batch, seq, hidden], encoder_outputs (per layer).
 """
