@@ -1,6 +1,9 @@
 """The ``bmb-es`` command line."""
 
-from . import _cluster  # noqa: F401  (registers the cluster commands on app)
+from . import (
+    _bench,  # noqa: F401  (registers the bench commands on app)
+    _cluster,  # noqa: F401  (registers the cluster commands on app)
+)
 from ._app import app, main
 
 __all__ = ["app", "main"]

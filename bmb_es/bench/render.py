@@ -1,0 +1,251 @@
+"""Markdown tables and PNG plots for the results files."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .report import fmt, machine_line, md_table
+
+POLICIES = {
+    "pair": "only its passing contexts are relevant; its other contexts stay in the corpus as non-relevant "
+    "(the paper's pairs taken literally)",
+    "condensed": "only its passing contexts are relevant; its other contexts are removed from its rankings "
+    "(condensed lists: neither hit nor miss)",
+    "question": "a question is kept only if every relevant context passes",
+}
+
+
+def _p(value: Any) -> Any:
+    return "<0.001" if isinstance(value, float) and value < 0.001 else value
+
+
+def _system_rows(block: Mapping[str, Any]) -> list[list[Any]]:
+    rows = []
+    for name, row in block["systems"].items():
+        rows.append(
+            [
+                name,
+                row.get("mrr@5"),
+                row.get("mrr@10"),
+                _p(row.get("p_mrr@10_vs_bm25")),
+                row.get("ndcg@10"),
+                row.get("paper_mrr@10"),
+            ]
+        )
+    return rows
+
+
+def render_ir(payload: Mapping[str, Any]) -> str:
+    settings = payload["settings"]
+    parts = [
+        f"## Retrieval quality (`bench ir`), {payload['created']}\n",
+        f"Command: `{payload['command']}`\n",
+        machine_line(payload) + "\n",
+        "All systems run through the product: documents are written with `bmb_es.ingest` into an embedded engine "
+        "(tantivy, Lucene-scale BM25) and questions are answered with the request body of `build_query` "
+        "(BM25 `multi_match`, `rescore` with `script_score` cosine). *pure* = the paper's re-rank "
+        "(query_weight 0, rescore weight 1); *weighted* = BM25 + w·(cosine+1), w tuned by "
+        f"{settings['weighted_rerank']['tuning']}. MRR@5/@10 and nDCG@10 are standard (ranx); "
+        "**paper MRR@10** is the paper's variant (sum of 1/rank over *every* relevant document in the top 10; "
+        f"can exceed 1). p = {settings['stat_test']} paired test of MRR@10 against BM25 (ranx). Debiased sets "
+        "drop question/context pairs whose word overlap exceeds the threshold; a question stays if one of its "
+        f"contexts passes. Policy `{settings['debias']['policy']}`: {POLICIES[settings['debias']['policy']]} "
+        "(the other policies are in the last table, marked [policy]).\n",
+    ]
+    for result in payload["results"]:
+        dataset = result["dataset"]
+        parts.append(f"### {dataset['name']}\n")
+        parts.append(f"{dataset['description']}." + (" " + "; ".join(dataset["notes"]) if dataset["notes"] else ""))
+        parts.append("\n\nDebias filters (overlap of each question with each relevant context):\n")
+        parts.append(
+            md_table(
+                ["measure", "threshold", "policy", "questions", "kept", "dropped", "pairs", "pairs dropped", "max"],
+                [
+                    [
+                        d["measure"],
+                        d["threshold"],
+                        d.get("policy", ""),
+                        d["questions"],
+                        d["kept"],
+                        d["dropped"],
+                        d["pairs"],
+                        d["pairs_dropped"],
+                        d["max_overlap"],
+                    ]
+                    for d in [*result["debias"], *result.get("debias_other_policies", [])]
+                ],
+            )
+        )
+        for label in ("unfiltered", result["primary_set"]):
+            block = result["sets"][label]
+            parts.append(f"\n**{label}** ({block['queries']} questions)\n\n")
+            parts.append(
+                md_table(["system", "MRR@5", "MRR@10", "p vs BM25", "nDCG@10", "paper MRR@10"], _system_rows(block))
+            )
+        recall_rows = []
+        for label, block in result["sets"].items():
+            if label not in ("unfiltered", result["primary_set"]) or not block["queries"]:
+                continue
+            for name, row in block["systems"].items():
+                keys = [key for key in row if key.startswith("recall@")]
+                if keys:
+                    recall_rows.append([label, name, *(row[key] for key in sorted(keys, key=lambda k: int(k[7:])))])
+        top_k = settings["top_k"]
+        parts.append("\nRecall@k of the candidate sets (the ceiling for re-ranking the top k):\n\n")
+        parts.append(md_table(["set", "system", *(f"R@{k}" for k in top_k)], recall_rows))
+        names = list(result["sets"]["unfiltered"]["systems"])
+        labels = list(result["sets"])
+        parts.append("\nMRR@10 on every question set:\n\n")
+        parts.append(
+            md_table(
+                ["system", *(f"{label} ({result['sets'][label]['queries']})" for label in labels)],
+                [[name, *(result["sets"][label]["systems"][name].get("mrr@10") for label in labels)] for name in names],
+            )
+        )
+        parity = result.get("parity")
+        if parity:
+            parts.append(
+                f"\nBM25 parity: top-10 overlap with {parity['peer']} = {fmt(parity['top10_overlap_mean'])}; "
+                f"Kendall tau of the two BM25 scores over our top 50 = {fmt(parity['kendall_tau_scores_top50_mean'])} "
+                f"(mean over {parity['kendall_tau_queries']} questions).\n"
+            )
+        for model, check in result["verification"].items():
+            parts.append(
+                f"\nPrefix re-rank check ({model}): {check['identical']}/{check['checks']} rankings identical to "
+                f"`bmb_es.search()` run per k and weight on a sample of questions.\n"
+            )
+        for model, summary in result["ingest"].items():
+            parts.append(
+                f"\nIndexing ({model}): {summary['read']} documents in {summary['seconds']} s "
+                f"({summary['docs_per_second']} docs/s, read+embed+write).\n"
+            )
+        parts.append("\n")
+    parts.append(
+        "\nPaper (Table 9, its own debiased BioASQ set, top 20 from BM25): BM25 MRR@10 0.20, "
+        "+BioMedBERT 0.285, +BERT 0.157, +GloVe 0.124.\n"
+    )
+    return "\n".join(part.strip("\n") + "\n" for part in parts if part.strip())
+
+
+def plot_ir(payload: Mapping[str, Any], path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    results = payload["results"]
+    fig, axes = plt.subplots(len(results), 1, figsize=(13, 1.0 + 4.2 * len(results)), squeeze=False)
+    for ax, result in zip(axes[:, 0], results, strict=True):
+        labels = ["unfiltered", result["primary_set"]]
+        names = list(result["sets"]["unfiltered"]["systems"])
+        height = 0.38
+        for i, label in enumerate(labels):
+            values = [result["sets"][label]["systems"][name].get("mrr@10") or 0.0 for name in names]
+            ax.barh(
+                [y + i * height for y in range(len(names))],
+                values,
+                height=height,
+                label=f"{label} ({result['sets'][label]['queries']} q)",
+            )
+        ax.set_yticks([y + height / 2 for y in range(len(names))], names, fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xlim(0, 1)
+        ax.set_xlabel("MRR@10")
+        ax.set_title(result["dataset"]["name"])
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def render_speed(payload: Mapping[str, Any]) -> str:
+    parts = [
+        f"## Speed (`bench speed`), {payload['created']}\n",
+        f"Command: `{payload['command']}`\n",
+        machine_line(payload) + "\n",
+        f"Settings: {payload['settings']['description']}\n",
+    ]
+    rows = []
+    for run in payload["runs"]:
+        rows.append(
+            [
+                run["size"],
+                "yes" if run["repeated_documents"] else "no",
+                run["ingest_docs_per_s"],
+                run["embed_only_docs_per_s"],
+                run["write_only_docs_per_s"],
+                run["index_size_mib"],
+                run["bm25"]["p50_ms"],
+                run["bm25"]["p95_ms"],
+                run["rerank"]["p50_ms"],
+                run["rerank"]["p95_ms"],
+                run["encode"]["p50_ms"],
+                run["peak_rss_mib"],
+            ]
+        )
+    parts.append(
+        md_table(
+            [
+                "docs",
+                "repeated",
+                "ingest docs/s",
+                "embed only docs/s",
+                "BM25 index+write only docs/s",
+                "index MiB",
+                "BM25 p50 ms",
+                "BM25 p95 ms",
+                "BM25+re-rank p50 ms",
+                "BM25+re-rank p95 ms",
+                "question encode p50 ms",
+                "peak RSS MiB",
+            ],
+            rows,
+        )
+    )
+    golden = payload.get("golden_top10")
+    if golden:
+        parts.append(
+            f"\nGolden questions finding one of their own abstracts in the top 10 ({golden['questions']} questions "
+            f"whose documents are in the {golden['corpus_docs']}-abstract corpus): BM25 alone "
+            f"{fmt(golden['bm25'])}, BM25 top-{golden['top_k']} + re-rank {fmt(golden['rerank'])}.\n"
+        )
+    parts.append("\n" + "\n".join(payload.get("notes", [])) + "\n")
+    return "\n".join(part.strip("\n") + "\n" for part in parts if part.strip())
+
+
+def plot_speed(payload: Mapping[str, Any], path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = payload["runs"]
+    sizes = [run["size"] for run in runs]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    for key, label in (
+        ("ingest_docs_per_s", "ingest (read+embed+write)"),
+        ("embed_only_docs_per_s", "embed only"),
+        ("write_only_docs_per_s", "BM25 index+write only"),
+    ):
+        left.plot(sizes, [run[key] for run in runs], marker="o", label=label)
+    left.set_xscale("log")
+    left.set_yscale("log")
+    left.set_xlabel("documents")
+    left.set_ylabel("docs/s")
+    left.legend(fontsize=8)
+    left.set_title("ingest throughput")
+    for key, label in (("bm25", "BM25"), ("rerank", "BM25+re-rank"), ("encode", "question encode")):
+        right.plot(sizes, [run[key]["p50_ms"] for run in runs], marker="o", label=f"{label} p50")
+        right.plot(sizes, [run[key]["p95_ms"] for run in runs], marker="x", linestyle="--", label=f"{label} p95")
+    right.set_xscale("log")
+    right.set_xlabel("documents")
+    right.set_ylabel("ms")
+    right.legend(fontsize=8)
+    right.set_title("warm query latency")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,253 @@
+"""``bmb-es bench``: retrieval quality (``ir``) and speed (``speed``) benchmarks, results in ``bench/results``."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ._app import _user_errors, app
+
+bench_app = typer.Typer(
+    name="bench",
+    help="Benchmarks: retrieval quality (the paper's Table 9 and more) and speed. Results go to bench/results/.",
+    no_args_is_help=True,
+)
+app.add_typer(bench_app, name="bench")
+
+OutOption = Annotated[Path, typer.Option("--out", help="Folder for the JSON, Markdown and PNG results.")]
+DocsOption = Annotated[
+    Path | None,
+    typer.Option("--docs", help="Also rewrite this Markdown page with the newest tables (e.g. docs/benchmarks.md)."),
+]
+
+
+def _ints(text: str, option: str) -> list[int]:
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise typer.BadParameter("give comma-separated whole numbers, e.g. 20,30,40,50", param_hint=option) from None
+    if not values or min(values) < 1:
+        raise typer.BadParameter("give at least one number, each at least 1", param_hint=option)
+    return sorted(set(values))
+
+
+def _command_line() -> str:
+    return "bmb-es " + " ".join(shlex.quote(arg) for arg in sys.argv[1:]) if sys.argv else "bmb-es bench"
+
+
+def _require(*modules: str) -> None:
+    """Fail with one clear line when the benchmark extras are not installed."""
+    import importlib.util
+
+    missing = [name for name in modules if importlib.util.find_spec(name) is None]
+    if missing:
+        typer.echo(
+            f"error: bmb-es bench needs {', '.join(missing)}: pip install 'bmb-es[bench]' "
+            "(ranx, bm25s, scipy, matplotlib)",
+            err=True,
+        )
+        raise typer.Exit(2)
+
+
+def _unique_models(models: list[str]) -> list[str]:
+    """Drop repeats of the same model (``default`` and the default model's folder are one model)."""
+    from ..embedding import model_name
+
+    seen: dict[str, str] = {}
+    for item in models:
+        seen.setdefault(model_name(None if item == "default" else item), item)
+    return list(seen.values())
+
+
+class _Bars:
+    """One tqdm bar per label, on stderr."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.bars: dict[str, Any] = {}
+
+    def __call__(self, label: str, done: int, total: int) -> None:
+        from tqdm import tqdm
+
+        bar = self.bars.get(label)
+        if bar is None:
+            bar = self.bars[label] = tqdm(
+                desc=label, total=total, disable=self.quiet or None, file=sys.stderr, dynamic_ncols=True, leave=False
+            )
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.close()
+
+
+@bench_app.command("ir")
+def ir_command(
+    dataset: Annotated[
+        list[str],
+        typer.Option(
+            "--dataset",
+            "-d",
+            help="KIND:PATH, repeatable: bioasq:DIR (three sets), bioasq-squad|bioasq-golden-docs|bioasq-snippets:DIR, "
+            "beir:DIR (corpus.jsonl, queries.jsonl, qrels/test.tsv), nfcorpus:DIR.",
+        ),
+    ],
+    top_k: Annotated[str, typer.Option("--top-k", help="BM25 candidates re-ranked, comma-separated.")] = "20,30,40,50",
+    model: Annotated[
+        list[str] | None,
+        typer.Option("--model", "-m", help="Embedding model, repeatable: 'default' or a model folder / HF id."),
+    ] = None,
+    measure: Annotated[
+        str,
+        typer.Option(
+            "--debias", help="Overlap measure of the primary debiased set: jaccard, coverage, content-coverage."
+        ),
+    ] = "content-coverage",
+    threshold: Annotated[float, typer.Option("--threshold", help="Keep pairs with overlap <= this.")] = 0.30,
+    policy: Annotated[
+        str,
+        typer.Option(
+            "--debias-policy",
+            help="pair (paper: passing pairs relevant, the rest not), condensed (failing contexts dropped from "
+            "rankings) or question (every context must pass).",
+        ),
+    ] = "pair",
+    stat_test: Annotated[
+        str, typer.Option("--stat-test", help="student (paired t), fisher (randomization), wilcoxon.")
+    ] = "student",
+    no_peers: Annotated[bool, typer.Option("--no-peers", help="Skip dense-only, fusion and the bm25s peer.")] = False,
+    max_queries: Annotated[
+        int | None, typer.Option("--max-queries", min=1, help="Use the first N questions (by id).")
+    ] = None,
+    max_docs: Annotated[
+        int | None, typer.Option("--max-docs", min=1, help="Cap the corpus (relevant docs always kept).")
+    ] = None,
+    verify_sample: Annotated[int, typer.Option("--verify", min=0, help="Questions re-run through search() per k.")] = 5,
+    out: OutOption = Path("bench/results"),
+    docs: DocsOption = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    """Retrieval quality: BM25, BM25 top-k + re-rank per model (pure and weighted), dense, fusion, a BM25 peer."""
+    _require("ranx", "bm25s", "scipy", "matplotlib")
+    from rich.console import Console
+
+    from ..bench.datasets import load_datasets
+    from ..bench.debias import OVERLAP_MEASURES
+    from ..bench.ir import IRSettings, run_ir
+    from ..bench.render import plot_ir, render_ir
+    from ..bench.report import envelope, update_docs, write_results
+
+    if measure not in OVERLAP_MEASURES:
+        raise typer.BadParameter(f"choose one of {', '.join(OVERLAP_MEASURES)}", param_hint="--debias")
+    if policy not in ("pair", "condensed", "question"):
+        raise typer.BadParameter("choose pair, condensed or question", param_hint="--debias-policy")
+    if stat_test not in ("student", "fisher", "wilcoxon"):
+        raise typer.BadParameter("choose student, fisher or wilcoxon", param_hint="--stat-test")
+    settings = IRSettings(
+        top_k=_ints(top_k, "--top-k"),
+        models=_unique_models(model or ["default"]),
+        measure=measure,  # checked above
+        threshold=threshold,
+        policy=policy,  # type: ignore[arg-type]
+        stat_test=stat_test,
+        verify_sample=verify_sample,
+        peers=not no_peers,
+        max_queries=max_queries,
+        max_docs=max_docs,
+    )
+    console = Console(stderr=True)
+    bars = _Bars(quiet)
+    with _user_errors():
+        try:
+            datasets = [item for spec in dataset for item in load_datasets(spec)]
+        except ValueError as error:
+            raise typer.BadParameter(str(error), param_hint="--dataset") from None
+        payload = envelope("ir", _command_line(), settings.to_json())
+        try:
+            payload["results"] = run_ir(datasets, settings, bars)
+        finally:
+            bars.close()
+        markdown = render_ir(payload)
+        json_path, md_path = write_results(out, "ir", payload, markdown)
+        png = plot_ir(payload, json_path.with_suffix(".png"))
+        if docs is not None:
+            update_docs(docs, out)
+    typer.echo(markdown)
+    console.print(f"[bold]bench ir done[/]: {json_path}, {md_path}, {png}")
+
+
+@bench_app.command("speed")
+def speed_command(
+    corpus: Annotated[Path, typer.Option("--corpus", help="A corpus file or folder bmb-es index can read.")],
+    sizes: Annotated[str, typer.Option("--sizes", help="Document counts, comma-separated.")] = "1000,10000,100000",
+    model: Annotated[str, typer.Option("--model", "-m", help="Embedding model.")] = "default",
+    queries: Annotated[int, typer.Option("--queries", min=1, help="Questions timed per size.")] = 100,
+    repeats: Annotated[int, typer.Option("--repeats", min=1, help="Repetitions; medians are reported.")] = 3,
+    ingest_repeats: Annotated[
+        int, typer.Option("--ingest-repeats", min=1, help="Repetitions of the (slow) full ingest per size.")
+    ] = 1,
+    top_k: Annotated[int, typer.Option("--top-k", min=1, help="BM25 candidates re-ranked in the latency test.")] = 20,
+    out: OutOption = Path("bench/results"),
+    docs: DocsOption = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    """Speed: ingest docs/s (total, embedding alone, BM25 index+write alone), warm query latency, size, memory."""
+    _require("matplotlib")
+    from rich.console import Console
+
+    from ..bench.render import plot_speed, render_speed
+    from ..bench.report import envelope, update_docs, write_results
+    from ..bench.speed import SpeedSettings, run_speed
+
+    settings = SpeedSettings(
+        corpus=corpus,
+        sizes=_ints(sizes, "--sizes"),
+        model=model,
+        queries=queries,
+        repeats=repeats,
+        ingest_repeats=ingest_repeats,
+        top_k=top_k,
+    )
+    console = Console(stderr=True)
+    bars = _Bars(quiet)
+    with _user_errors():
+        payload = envelope("speed", _command_line(), settings.to_json())
+        try:
+            payload.update(run_speed(settings, bars))
+        finally:
+            bars.close()
+        markdown = render_speed(payload)
+        json_path, md_path = write_results(out, "speed", payload, markdown)
+        png = plot_speed(payload, json_path.with_suffix(".png"))
+        if docs is not None:
+            update_docs(docs, out)
+    typer.echo(markdown)
+    console.print(f"[bold]bench speed done[/]: {json_path}, {md_path}, {png}")
+
+
+@bench_app.command("render")
+def render_command(
+    results: Annotated[Path, typer.Argument(help="A results JSON written by bench ir / bench speed.")],
+    docs: DocsOption = None,
+) -> None:
+    """Re-write the Markdown table and PNG plot beside a results JSON (after a template change)."""
+    _require("matplotlib")
+    import json
+
+    from ..bench.render import plot_ir, plot_speed, render_ir, render_speed
+    from ..bench.report import update_docs
+
+    payload = json.loads(results.read_text(encoding="utf-8"))
+    ir = payload.get("suite") == "ir"
+    markdown = render_ir(payload) if ir else render_speed(payload)
+    results.with_suffix(".md").write_text(markdown, encoding="utf-8")
+    (plot_ir if ir else plot_speed)(payload, results.with_suffix(".png"))
+    if docs is not None:
+        update_docs(docs, results.parent)
+    typer.echo(f"rendered {results.with_suffix('.md')} and {results.with_suffix('.png')}")
