@@ -10,7 +10,7 @@ Typical use::
     body = bmb_es.build_query("statins and breast cancer", vector, top_k=50)
 """
 
-from ._api import index_path
+from ._api import MergeSummary, index_path, merge_indices
 from ._config import DEFAULT_INDEX, data_dir
 from ._document import Document
 from ._errors import (
@@ -43,6 +43,7 @@ __all__ = [
     "IndexNotFoundError",
     "IngestSummary",
     "InputError",
+    "MergeSummary",
     "ModelLoadError",
     "ModelMismatchError",
     "QueryError",
@@ -57,6 +58,7 @@ __all__ = [
     "index_path",
     "ingest",
     "load_embedder",
+    "merge_indices",
     "read_corpus",
     "search",
 ]

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import json
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from ._config import DEFAULT_INDEX, data_dir
-from ._ingest import IngestSummary, ProgressCallback, default_reject_log, ingest
-from .embedding import DEFAULT_EMBED_FIELDS, Embedder, load_embedder
-from .engines import EmbeddedEngine, Engine
+from ._document import Document
+from ._errors import IndexNotFoundError, InputError
+from ._ingest import IngestSummary, ProgressCallback, Shard, default_reject_log, ingest
+from .embedding import DEFAULT_EMBED_FIELDS, Backend, Embedder, Precision, load_embedder
+from .engines import EmbeddedEngine, Engine, IndexedDocument, IndexMeta, open_engine
 from .readers import iter_corpus, plan_corpus
 
 
@@ -22,22 +30,32 @@ def index_path(
     format: str | None = None,
     field_map: Mapping[str, str] | None = None,
     embed_fields: Sequence[str] = DEFAULT_EMBED_FIELDS,
-    batch_size: int = 32,
+    batch_size: int | None = None,
     commit_every: int = 2048,
     reject_log: str | Path | None = None,
     on_progress: ProgressCallback | None = None,
+    precision: Precision = "auto",
+    backend: Backend = "auto",
+    device: str | None = None,
+    shard: Shard | str | None = None,
 ) -> IngestSummary:
     """Index every record under ``path`` (see :func:`bmb_es.readers.plan_corpus` for formats).
 
     The corpus is planned first, so a missing path or unknown format fails before a model is loaded.
     Rejects go to ``reject_log`` (default ``<data dir>/rejects/<index>-<timestamp>.jsonl``).
+    ``precision``/``backend``/``device`` choose how the model runs (see :func:`bmb_es.embedding.load_embedder`);
+    ``shard`` (``"i/n"`` or a :class:`~bmb_es._ingest.Shard`) indexes only that deterministic part of the
+    corpus, for parallel ingest into one cluster index or into shard indices joined by :func:`merge_indices`.
+    ``batch_size`` ``None`` is the embedder's default (32 on a CPU, 256 on a GPU).
     """
     plan = plan_corpus(path, format, field_map)
-    engine = engine if engine is not None else EmbeddedEngine()
+    engine = engine if engine is not None else open_engine()  # a cluster when BMB_ES_URL/BMB_OS_URL is set
     if embedder is None:
         if model is None and index in engine.list_indices():
             model = engine.index_meta(index).model  # keep indexing with the model the index was built with
-        embedder = load_embedder(model)
+        embedder = load_embedder(model, device, precision, backend)
+    if isinstance(shard, str):
+        shard = Shard.parse(shard)
     log = Path(reject_log) if reject_log is not None else default_reject_log(data_dir(), index)
     summary = ingest(
         iter_corpus(plan),
@@ -49,6 +67,145 @@ def index_path(
         commit_every=commit_every,
         reject_log=log,
         on_progress=on_progress,
+        shard=shard,
     )
     summary.skipped_files = [(str(item), reason) for item, reason in plan.skipped]
+    return summary
+
+
+@dataclass(slots=True)
+class MergeSummary:
+    """What :func:`merge_indices` did. ``read`` = ``written + unchanged``; ``duplicates`` counts ids that
+    more than one source held (written once, from the last source)."""
+
+    index: str
+    sources: list[str]
+    read: int = 0
+    written: int = 0
+    unchanged: int = 0
+    duplicates: int = 0
+    seconds: float = 0.0
+    duplicate_ids: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "sources": self.sources,
+            "read": self.read,
+            "written": self.written,
+            "unchanged": self.unchanged,
+            "duplicates": self.duplicates,
+            "seconds": round(self.seconds, 3),
+            "duplicate_ids": self.duplicate_ids[:20],
+        }
+
+
+def _source_folder(source: str | Path, engine: Engine) -> Path:
+    """An embedded index folder: a path holding ``meta.json``, or an index name in ``engine``'s data dir."""
+    from .engines.embedded._store import META_FILE
+
+    candidate = Path(source).expanduser()
+    if (candidate / META_FILE).is_file():
+        return candidate
+    if isinstance(engine, EmbeddedEngine) and (engine.root / str(source) / META_FILE).is_file():
+        return engine.root / str(source)
+    raise IndexNotFoundError(
+        f"merge source {str(source)!r}: not an embedded index folder (one holding {META_FILE}) "
+        f"nor an index in {engine.root if isinstance(engine, EmbeddedEngine) else 'the target engine'}"
+    )
+
+
+def iter_index_folder(folder: Path, batch: int = 1024) -> Iterator[list[IndexedDocument]]:
+    """Every live (committed, not deleted) document of an embedded index folder, with its exact vector."""
+    import tantivy
+
+    from .engines.embedded._store import HASH_FIELD, SOURCE_FIELD, VECTOR_FIELD, open_tantivy
+
+    searcher = open_tantivy(folder).searcher()
+    total = int(searcher.num_docs)
+    if total == 0:
+        return
+    hits = searcher.search(tantivy.Query.all_query(), limit=total, count=False).hits
+    for start in range(0, len(hits), batch):
+        items = []
+        for _, address in hits[start : start + batch]:
+            doc = searcher.doc(address)
+            document = Document.from_source(json.loads(doc[SOURCE_FIELD][0]))
+            vector = np.frombuffer(doc[VECTOR_FIELD][0], dtype="<f4").astype(np.float32)
+            items.append(IndexedDocument(document, doc[HASH_FIELD][0], vector))
+        yield items
+
+
+def merge_indices(
+    sources: Sequence[str | Path],
+    into: str,
+    *,
+    engine: Engine | None = None,
+    commit_every: int = 8192,
+) -> MergeSummary:
+    """Copy every document and vector of embedded shard indices into one index, each exactly once.
+
+    Parameters
+    ----------
+    sources
+        Embedded indices: names in ``engine``'s data dir, or folders (``<data dir>/indices/<name>``) copied
+        from other machines. All must be built with the same model, dimension and embedded fields.
+    into
+        The target index in ``engine`` (embedded or a cluster); created from the first source's metadata.
+    engine
+        Where the target lives; the default embedded engine if ``None``.
+
+    Vectors are copied byte for byte (never re-embedded). Writes are upserts by stable id, so re-running an
+    interrupted merge is safe and skips what is already there; an id present in several sources (the same
+    record indexed by two shards) is written once, from the last source, and counted in ``duplicates``.
+    """
+    from .engines.embedded._store import read_meta
+
+    engine = engine if engine is not None else open_engine()  # a cluster when BMB_ES_URL/BMB_OS_URL is set
+    if not sources:
+        raise InputError("merge: name at least one source index")
+    folders = [_source_folder(source, engine) for source in sources]
+    metas = [read_meta(folder) for folder in folders]
+    first = metas[0]
+    for folder, meta in zip(folders, metas, strict=True):
+        meta_check = IndexMeta(first.model, first.dimension, first.embed_fields)
+        meta_check.check_compatible(str(folder), meta.model, meta.dimension)
+        if tuple(meta.embed_fields) != tuple(first.embed_fields):
+            raise InputError(
+                f"merge: {folder} embedded {', '.join(meta.embed_fields)}, {folders[0]} embedded "
+                f"{', '.join(first.embed_fields)}; shards must be built with the same --embed-fields"
+            )
+    if any(folder.resolve() == (getattr(engine, "root", Path("/nonexistent")) / into).resolve() for folder in folders):
+        raise InputError(f"merge: {into!r} is also a source; merge into a new index")
+    engine.create_index(into, first)
+    summary = MergeSummary(index=into, sources=[str(folder) for folder in folders])
+    seen: set[str] = set()
+    since_commit = 0
+    started = time.perf_counter()
+    try:
+        for folder in folders:
+            for items in iter_index_folder(folder):
+                stored = engine.stored_hashes(into, [item.document.id for item in items])
+                pending = []
+                for item in items:
+                    summary.read += 1
+                    doc_id = item.document.id
+                    if doc_id in seen:
+                        summary.duplicates += 1
+                        summary.duplicate_ids.append(doc_id)
+                    seen.add(doc_id)
+                    if stored.get(doc_id) == item.content_hash:
+                        summary.unchanged += 1
+                        continue
+                    pending.append(item)
+                if pending:
+                    engine.upsert(into, pending)
+                    summary.written += len(pending)
+                    since_commit += len(pending)
+                    if since_commit >= commit_every:
+                        engine.commit(into)
+                        since_commit = 0
+    finally:
+        engine.commit(into)
+        summary.seconds = time.perf_counter() - started
     return summary

@@ -6,19 +6,27 @@ Guarantees (see DESIGN.md):
 * ids are stable, so re-running is an upsert, never a duplicate;
 * commits happen every ``commit_every`` documents; a killed run loses at most the uncommitted tail, and
   re-running skips documents already stored with the same content (no re-embedding) and writes the rest.
+
+Speed: a reader thread parses the corpus into a bounded queue of chunks while the encoder works (torch and
+OpenVINO release the GIL), each chunk is embedded in length-sorted batches (see :mod:`bmb_es.embedding`), and
+``shard=Shard(i, n)`` lets ``n`` processes or machines each take a deterministic, disjoint part of a corpus.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import queue
+import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from ._document import Document
-from .embedding import DEFAULT_EMBED_FIELDS, Embedder, embed_text
+from ._errors import InputError
+from .embedding import DEFAULT_EMBED_FIELDS, Embedder, embed_text, embedder_setting
 from .engines import Engine, IndexedDocument, IndexMeta
 from .readers import Reject
 
@@ -41,6 +49,7 @@ class IngestSummary:
     reject_log: str | None = None
     skipped_files: list[tuple[str, str]] = field(default_factory=list)
     interrupted: bool = False
+    encoder: str | None = None  # how vectors were computed, e.g. "openvino bf16 (auto: mean cosine ...)"
 
     @property
     def docs_per_second(self) -> float:
@@ -61,6 +70,7 @@ class IngestSummary:
             "reject_log": self.reject_log,
             "skipped_files": [{"file": name, "reason": why} for name, why in self.skipped_files],
             "interrupted": self.interrupted,
+            "encoder": self.encoder,
         }
 
 
@@ -83,7 +93,93 @@ class RejectLog:
             self._handle.close()
 
 
-def _chunks(records: Iterable[Document | Reject], size: int) -> Iterator[list[Document | Reject]]:
+@dataclass(frozen=True, slots=True)
+class Shard:
+    """Part ``index`` of ``count`` (0-based): the records whose stable id hashes to ``index`` modulo ``count``.
+
+    The shards of one ``count`` partition any corpus: every record falls in exactly one, on every machine and
+    in every run (SHA-1 of the id, not Python's salted ``hash``). Rejects are assigned by file and line, so
+    each is logged by exactly one shard.
+    """
+
+    index: int
+    count: int
+
+    def __post_init__(self) -> None:
+        if self.count < 1 or not 0 <= self.index < self.count:
+            raise InputError(f"shard {self.index}/{self.count}: need 0 <= i < n, e.g. --shard 0/4")
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        """``"i/n"`` as a Shard."""
+        index, sep, count = text.partition("/")
+        try:
+            if not sep:
+                raise ValueError(text)
+            return cls(int(index), int(count))
+        except ValueError:
+            raise InputError(f"--shard {text!r}: expected i/n with integers, e.g. --shard 0/4") from None
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+    def holds(self, record: Document | Reject) -> bool:
+        key = record.id if isinstance(record, Document) else f"{record.file}\0{record.line}"
+        return shard_of(key, self.count) == self.index
+
+
+def shard_of(key: str, count: int) -> int:
+    """The shard of ``key`` among ``count``: stable across processes, machines and Python versions."""
+    return int.from_bytes(hashlib.sha1(key.encode("utf-8")).digest()[:8], "big") % count
+
+
+_DONE = object()
+
+
+def prefetch(
+    chunks: Iterable[list[Document | Reject]], depth: int = 2
+) -> Generator[list[Document | Reject], None, None]:
+    """Iterate ``chunks`` produced by a reader thread up to ``depth`` ahead, so parsing overlaps encoding.
+
+    Errors in the reader are raised here, in order; closing this iterator (e.g. Ctrl-C) stops the reader.
+    """
+    slots: queue.Queue[Any] = queue.Queue(maxsize=max(1, depth))
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            for chunk in chunks:
+                if not put(chunk):
+                    return
+        except BaseException as error:  # handed to the consumer, which re-raises it
+            put(error)
+            return
+        put(_DONE)
+
+    reader = threading.Thread(target=read, name="bmb-es-reader", daemon=True)
+    reader.start()
+    try:
+        while True:
+            item = slots.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+
+
+def _chunks(records: Iterable[Document | Reject], size: int) -> Generator[list[Document | Reject], None, None]:
     chunk: list[Document | Reject] = []
     for record in records:
         chunk.append(record)
@@ -101,11 +197,13 @@ def ingest(
     embedder: Embedder,
     *,
     embed_fields: Sequence[str] = DEFAULT_EMBED_FIELDS,
-    batch_size: int = 32,
-    chunk_size: int = 256,
+    batch_size: int | None = None,
+    chunk_size: int = 1024,
     commit_every: int = 2048,
     reject_log: Path | None = None,
     on_progress: ProgressCallback | None = None,
+    shard: Shard | None = None,
+    read_ahead: int = 2,
 ) -> IngestSummary:
     """Embed and write ``records`` into ``index`` (created if missing) and return the counts.
 
@@ -118,30 +216,42 @@ def ingest(
     embedder
         The model that embeds ``embed_fields`` of each document.
     batch_size
-        Texts per encoder batch.
+        Texts per encoder batch; ``None``: the embedder's ``default_batch_size`` (32 on a CPU, 256 on a GPU).
     chunk_size
-        Records looked up, embedded and written together.
+        Records looked up, embedded and written together; texts of a chunk are sorted by token count into
+        batches (length bucketing), so bigger chunks waste less padding. Order and ids are kept.
     commit_every
         Documents between commits (durable resume points).
     reject_log
         JSON Lines file for rejects; ``None`` drops them after counting (the CLI always gives one).
     on_progress
         Called with the running summary after each chunk.
+    shard
+        Index only this shard's records (see :class:`Shard`); the summary counts only them.
+    read_ahead
+        Chunks a reader thread parses ahead of the encoder; ``0`` reads in this thread.
     """
-    meta = IndexMeta(embedder.name, embedder.dimension, tuple(embed_fields))
+    backend, precision = embedder_setting(embedder)
+    meta = IndexMeta(embedder.name, embedder.dimension, tuple(embed_fields), backend=backend, precision=precision)
+    size = batch_size if batch_size is not None else int(getattr(embedder, "default_batch_size", 32))
+    if shard is not None:
+        records = (record for record in records if shard.holds(record))
     engine.create_index(index, meta)
     engine.index_meta(index).check_compatible(index, embedder.name, embedder.dimension)
     summary = IngestSummary(index=index, reject_log=str(reject_log) if reject_log else None)
+    summary.encoder = str(getattr(embedder, "selection", "") or f"{backend or '?'} {precision or '?'}")
     log = RejectLog(reject_log) if reject_log else None
     seen: dict[str, str] = {}  # id -> content hash written in this run (not yet visible to stored_hashes)
     since_commit = 0
     started = time.perf_counter()
+    chunks = _chunks(records, max(1, min(chunk_size, commit_every)))
+    stream = prefetch(chunks, read_ahead) if read_ahead > 0 else chunks
     try:
-        for chunk in _chunks(records, min(chunk_size, commit_every)):
+        for chunk in stream:
             pending = _classify(chunk, engine, index, seen, summary, log)
             if pending:
                 texts = [embed_text(document, embed_fields) for document, _ in pending]
-                vectors = embedder.embed(texts, batch_size=batch_size)
+                vectors = embedder.embed(texts, batch_size=size)
                 engine.upsert(
                     index,
                     [
@@ -160,6 +270,7 @@ def ingest(
     except KeyboardInterrupt:
         summary.interrupted = True
     finally:
+        stream.close()  # stops the reader thread
         # Whatever was written is committed, on success and on Ctrl-C alike; a hard kill loses only this tail.
         engine.commit(index)
         if log is not None:

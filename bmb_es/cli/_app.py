@@ -40,6 +40,24 @@ ModelOption = Annotated[
 ]
 
 
+PrecisionOption = Annotated[
+    str,
+    typer.Option(
+        "--precision",
+        help="Encoder precision: auto (fastest this hardware runs that matches fp32 within cosine 0.999, "
+        "checked once per model and machine), fp32, bf16, fp16.",
+    ),
+]
+BackendOption = Annotated[
+    str,
+    typer.Option(
+        "--backend",
+        help="Encoder runtime: auto, torch, openvino (needs bmb-es[openvino]). onnx is not built in: it measured "
+        "slower than both here.",
+    ),
+]
+
+
 @contextmanager
 def _user_errors() -> Iterator[None]:
     """Expected errors become one line on stderr and their exit code; no traceback."""
@@ -70,7 +88,20 @@ def index_command(
     embed_fields: Annotated[
         str, typer.Option("--embed-fields", help="Comma-separated fields whose text is embedded.")
     ] = "title,abstract",
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Texts per encoder batch.")] = 32,
+    batch_size: Annotated[
+        int | None, typer.Option("--batch-size", min=1, help="Texts per encoder batch (default: 32 CPU, 256 GPU).")
+    ] = None,
+    precision: PrecisionOption = "auto",
+    backend: BackendOption = "auto",
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            "--shard",
+            metavar="I/N",
+            help="Index only shard I of N (0-based, by stable id hash): run N of these in parallel into one "
+            "cluster index, or into embedded indices joined with bmb-es merge.",
+        ),
+    ] = None,
     commit_every: Annotated[
         int, typer.Option("--commit-every", min=1, help="Documents between commits (resume points).")
     ] = 2048,
@@ -128,9 +159,14 @@ def index_command(
                 commit_every=commit_every,
                 reject_log=reject_log or default_reject_log(root, index),
                 on_progress=progress,
+                precision=precision,  # type: ignore[arg-type]  # checked by load_embedder
+                backend=backend,  # type: ignore[arg-type]
+                shard=shard,
             )
         finally:
             bar.close()
+        if summary.encoder and not quiet and not as_json:
+            typer.echo(f"encoder: {summary.encoder}", err=True)
         if as_json:
             typer.echo(json.dumps(summary.to_json(), indent=2))
         else:
@@ -158,6 +194,8 @@ def query_command(
     ] = "total",
     index: IndexOption = DEFAULT_INDEX,
     model: ModelOption = None,
+    precision: PrecisionOption = "auto",
+    backend: BackendOption = "auto",
     data_dir: DataDirOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print hits as JSON.")] = False,
     explain: Annotated[
@@ -176,6 +214,12 @@ def query_command(
         if score_mode not in SCORE_MODES:
             raise typer.BadParameter(f"choose one of {', '.join(SCORE_MODES)}", param_hint="--score-mode")
         engine = open_engine(data_dir)
+        embedder = None
+        if rerank:
+            from ..embedding import load_embedder
+
+            # Any verified backend/precision of the index's model may encode the question.
+            embedder = load_embedder(model or engine.index_meta(index).model, None, precision, backend)
         result = search(
             engine,
             index,
@@ -187,6 +231,7 @@ def query_command(
             rescore_query_weight=rescore_weight,
             score_mode=score_mode,  # type: ignore[arg-type]  # checked against SCORE_MODES above
             model=model,
+            embedder=embedder,
         )
         if explain:
             typer.echo(json.dumps(result.body, indent=2))
@@ -233,6 +278,31 @@ def delete_command(
             raise typer.Exit(1)
         engine.delete_index(index)
         typer.echo(f"deleted {index}")
+
+
+@app.command("merge")
+def merge_command(
+    sources: Annotated[
+        list[str], typer.Argument(help="Shard indices: names in --data-dir, or index folders copied from elsewhere.")
+    ],
+    into: Annotated[str, typer.Option("--into", help="The index that receives every document once.")],
+    data_dir: DataDirOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Merge embedded shard indices (bmb-es index --shard i/n) into one; vectors are copied, not re-embedded."""
+    from .._api import merge_indices
+    from ..engines import open_engine
+
+    with _user_errors():
+        summary = merge_indices(sources, into, engine=open_engine(data_dir))
+        if as_json:
+            typer.echo(json.dumps(summary.to_json(), indent=2))
+        else:
+            typer.echo(
+                f"merged {len(summary.sources)} indices into {summary.index}: {summary.read} read, "
+                f"{summary.written} written, {summary.unchanged} unchanged, {summary.duplicates} duplicate ids "
+                f"({summary.seconds:.1f} s)"
+            )
 
 
 def main() -> None:

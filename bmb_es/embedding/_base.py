@@ -61,3 +61,10 @@ def normalise(vectors: npt.NDArray[np.floating]) -> Vectors:
     array = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(array, axis=1, keepdims=True)
     return np.ascontiguousarray(array / np.where(norms == 0, 1, norms), dtype=np.float32)
+
+
+def embedder_setting(embedder: Embedder) -> tuple[str | None, str | None]:
+    """``(backend, precision)`` an embedder computes with, where it says (``None`` for others)."""
+    backend = getattr(embedder, "backend", None)
+    precision = getattr(embedder, "precision", None)
+    return (str(backend) if backend else None, str(precision) if precision else None)

@@ -5,11 +5,20 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
+from typing import Any, Literal, get_args
 
 from .._errors import ModelLoadError
 from ._base import Embedder
+from ._hardware import cpu_has_fast_bf16, hardware_id, is_cuda
+from ._openvino import OpenVinoEmbedder, openvino_available
 from ._sentence_transformers import SentenceTransformerEmbedder
 from ._tfhub import TfHubEmbedder, is_tfhub_folder
+from ._verify import VERDICTS_FILE, VerdictCache, verify
+
+Precision = Literal["auto", "fp32", "bf16", "fp16"]
+Backend = Literal["auto", "torch", "openvino", "onnx"]
+PRECISIONS: tuple[str, ...] = get_args(Precision)
+BACKENDS: tuple[str, ...] = get_args(Backend)
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 DEFAULT_ALIASES = frozenset({"default", DEFAULT_MODEL, "all-MiniLM-L6-v2"})
@@ -33,9 +42,97 @@ def model_name(model: str | None) -> str:
     return DEFAULT_MODEL if resolved == default_model_path().resolve() else str(resolved)
 
 
+def _data_root() -> Path | None:
+    from .._config import data_dir
+    from .._errors import StorageError
+
+    try:
+        return data_dir()
+    except StorageError:
+        return None  # no writable data dir: check every time, cache nothing
+
+
+def _candidates(backend: str, precision: str, cuda: bool) -> list[tuple[str, str]]:
+    """(backend, precision) pairs to try, fastest first; the last is the fp32 fallback (never checked)."""
+    if backend == "auto":
+        backends = ["torch"] if cuda or not openvino_available() else ["openvino", "torch"]
+    else:
+        backends = [backend]
+    if precision == "auto":
+        fast = ["fp16"] if cuda else (["bf16"] if cpu_has_fast_bf16() else [])
+    else:
+        fast = [] if precision == "fp32" else [precision]
+    pairs = [(name, kind) for name in backends for kind in fast]
+    if precision in ("auto", "fp32"):
+        pairs.append(("torch" if backend == "auto" else backend, "fp32"))
+    return pairs
+
+
+def _build(loaded: Any, name: str, backend: str, precision: str, root: Path | None) -> Embedder:
+    if backend == "torch":
+        return SentenceTransformerEmbedder(loaded, name, precision)
+    if backend == "openvino":
+        if is_cuda(str(loaded.device)):
+            raise ModelLoadError("backend openvino runs on the CPU: use --backend torch on a GPU")
+        return OpenVinoEmbedder(loaded, name, precision, cache_root=root / "cache" / "openvino" if root else None)
+    raise ModelLoadError(
+        "backend onnx is not built in: on this project's CPUs it measured slower than torch bf16 and OpenVINO "
+        "(see bench/bench_embedding.py); use --backend openvino or torch"
+    )
+
+
+def _select(loaded: Any, name: str, backend: str, precision: str) -> Embedder:
+    """The fastest verified setting: fast candidates are checked against fp32 once per model and machine."""
+    device = str(loaded.device)
+    pairs = _candidates(backend, precision, is_cuda(device))
+    checked = "auto" in (backend, precision)
+    if not checked:
+        embedder = _build(loaded, name, *pairs[0], _data_root())
+        embedder.selection = f"{pairs[0][0]} {pairs[0][1]} (as asked, unchecked)"  # type: ignore[attr-defined]
+        return embedder
+    root = _data_root()
+    cache = VerdictCache(root / VERDICTS_FILE if root else None)
+    reference: Embedder | None = None
+    notes: list[str] = []
+    for candidate_backend, candidate_precision in pairs[:-1]:
+        key = f"{name}|{candidate_backend}|{candidate_precision}|{hardware_id(device)}"
+        verdict = cache.get(key)
+        if verdict is not None and not verdict.ok:
+            notes.append(f"{candidate_backend} {candidate_precision} failed its check earlier ({verdict.reason})")
+            continue
+        try:
+            candidate = _build(loaded, name, candidate_backend, candidate_precision, root)
+        except Exception as error:  # a fast path that cannot be built is skipped, never fatal: fp32 still works
+            notes.append(f"{candidate_backend} {candidate_precision} unavailable ({str(error).splitlines()[0]})")
+            continue
+        if verdict is None:
+            reference = reference or SentenceTransformerEmbedder(loaded, name, "fp32")
+            verdict = verify(reference, candidate)
+            cache.put(key, verdict)
+            if not verdict.ok:
+                notes.append(f"{candidate_backend} {candidate_precision} failed its check ({verdict.reason})")
+                continue
+        candidate.selection = (  # type: ignore[attr-defined]
+            f"{candidate_backend} {candidate_precision} (auto: mean cosine to fp32 {verdict.mean_cosine:.5f})"
+        )
+        return candidate
+    fallback = _build(loaded, name, *pairs[-1], root)
+    if len(pairs) == 1:
+        why = "auto: no faster path on this hardware" if precision == "auto" else "auto"
+    else:
+        why = "auto fallback: " + ("; ".join(notes) or "no faster path on this hardware")
+    fallback.selection = f"{pairs[-1][0]} {pairs[-1][1]} ({why})"  # type: ignore[attr-defined]
+    return fallback
+
+
 @functools.lru_cache(maxsize=4)
-def load_embedder(model: str | None = None, device: str | None = None) -> Embedder:
-    """Load an embedder (cached: a warm process loads each model once).
+def load_embedder(
+    model: str | None = None,
+    device: str | None = None,
+    precision: Precision = "auto",
+    backend: Backend = "auto",
+) -> Embedder:
+    """Load an embedder (cached: a warm process loads each model once per setting).
 
     Parameters
     ----------
@@ -44,12 +141,23 @@ def load_embedder(model: str | None = None, device: str | None = None) -> Embedd
         folder; a TF-Hub SavedModel folder; or a Hugging Face id (downloaded only then, when named).
     device
         A torch device such as ``"cpu"`` or ``"cuda"``; chosen by sentence-transformers when ``None``.
+    precision, backend
+        ``"auto"`` (default) picks the fastest setting this hardware supports (OpenVINO or torch bf16 on CPUs
+        with AMX/AVX-512 BF16, torch fp16 on a GPU) after checking once per model and machine that its vectors
+        agree with fp32 (mean cosine >= 0.999; the verdict is cached in ``<data dir>/embedding-checks.json``);
+        a setting that fails falls back to fp32 and ``embedder.selection`` says why. Explicit values are used
+        as given, unchecked. Vectors from every setting of one model are comparable, so an index built with one
+        may be queried with another.
 
     Raises
     ------
     ModelLoadError
         The model does not exist locally and cannot be fetched, or is not a model folder.
     """
+    if precision not in PRECISIONS:
+        raise ModelLoadError(f"precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
+    if backend not in BACKENDS:
+        raise ModelLoadError(f"backend {backend!r}: choose one of {', '.join(BACKENDS)}")
     name = model_name(model)
     if name == DEFAULT_MODEL:
         path: Path | None = default_model_path()
@@ -59,6 +167,8 @@ def load_embedder(model: str | None = None, device: str | None = None) -> Embedd
         if path is None and (name.startswith((".", "/", "~")) or os.sep in name.strip("/").split("/", 1)[-1]):
             raise ModelLoadError(f"model {model!r}: no such folder")
     if path is not None and path.is_dir() and is_tfhub_folder(path):
+        if precision not in ("auto", "fp32") or backend not in ("auto",):
+            raise ModelLoadError(f"model {model!r}: TF-Hub models run in TensorFlow fp32 only (--precision fp32)")
         return TfHubEmbedder(path, name)
     if path is not None and not path.is_dir():
         raise ModelLoadError(f"model {model!r}: not a folder (give a sentence-transformers or TF-Hub model folder)")
@@ -73,4 +183,4 @@ def load_embedder(model: str | None = None, device: str | None = None) -> Embedd
     except (OSError, ValueError) as error:
         where = "the folder holds no loadable model" if path is not None else "not found locally or on the hub"
         raise ModelLoadError(f"model {model!r}: {where} ({str(error).splitlines()[0]})") from error
-    return SentenceTransformerEmbedder(loaded, name)
+    return _select(loaded, name, backend, precision)

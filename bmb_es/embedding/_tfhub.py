@@ -27,6 +27,10 @@ def is_tfhub_folder(path: Path) -> bool:
 class TfHubEmbedder:
     """A TF-Hub SavedModel used as an embedder (requires the ``tf`` extra)."""
 
+    backend = "tensorflow"
+    precision = "fp32"
+    selection = "tensorflow fp32"
+
     def __init__(self, path: Path, name: str, max_length: int = 256) -> None:
         try:
             import tensorflow as tf

@@ -38,6 +38,10 @@ class IndexMeta:
         Vector dimension.
     embed_fields
         Document fields whose text was embedded.
+    backend, precision
+        How the vectors were computed (e.g. ``"openvino"``/``"bf16"``); informational only: vectors from every
+        verified backend and precision of one model are comparable, so queries may use any of them.
+        ``None`` for indices built before these were recorded (absent from the JSON then).
     """
 
     model: str
@@ -45,10 +49,15 @@ class IndexMeta:
     embed_fields: tuple[str, ...] = ("title", "abstract")
     similarity: str = "cosine"
     meta_version: int = META_VERSION
+    backend: str | None = None
+    precision: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["embed_fields"] = list(self.embed_fields)
+        for optional in ("backend", "precision"):
+            if data[optional] is None:
+                del data[optional]
         return data
 
     @classmethod
@@ -59,6 +68,8 @@ class IndexMeta:
             embed_fields=tuple(data.get("embed_fields") or ("title", "abstract")),
             similarity=str(data.get("similarity", "cosine")),
             meta_version=int(data.get("meta_version", META_VERSION)),
+            backend=str(data["backend"]) if data.get("backend") is not None else None,
+            precision=str(data["precision"]) if data.get("precision") is not None else None,
         )
 
     def check_compatible(self, index: str, model: str, dimension: int | None = None) -> None:

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from ..._errors import QueryError
 from ...query import SCORE_MODES
 
@@ -87,6 +89,16 @@ def _int(value: Any, path: str, minimum: int) -> int:
     return value
 
 
+def _vector(values: list[Any], path: str) -> tuple[float, ...]:
+    """A list of finite numbers, checked in one pass (it has hundreds of elements)."""
+    if any(isinstance(value, bool) or not isinstance(value, int | float) for value in values):
+        raise QueryError(f"request body: {path} must hold only numbers")
+    array = np.asarray(values, dtype=np.float64)
+    if not np.isfinite(array).all():
+        raise QueryError(f"request body: {path} holds NaN or infinite values")
+    return tuple(array.tolist())
+
+
 def parse_field(spec: str, path: str) -> FieldBoost:
     name, _, boost = spec.partition("^")
     if not name:
@@ -155,7 +167,7 @@ def _parse_rescore(rescore: Any) -> CosineRescore:
     vector = params.get(match["param"])
     if not isinstance(vector, list) or not vector:
         raise QueryError(f"request body: {base}.script.params.{match['param']} must be a non-empty list of numbers")
-    values = tuple(_number(value, f"{base}.script.params.{match['param']}") for value in vector)
+    values = _vector(vector, f"{base}.script.params.{match['param']}")
     return CosineRescore(
         window_size=window,
         vector=values,

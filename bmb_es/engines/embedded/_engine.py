@@ -16,7 +16,7 @@ from ..._config import data_dir
 from ..._document import Document
 from ..._errors import IndexNotFoundError, QueryError, StorageError
 from .._base import IndexedDocument, IndexMeta, check_index_name
-from ._dsl import CosineRescore, SearchPlan, TextQuery, combine, parse_body
+from ._dsl import CosineRescore, TextQuery, combine, parse_body
 from ._store import (
     HASH_FIELD,
     ID_FIELD,
@@ -50,6 +50,7 @@ class EmbeddedEngine:
         self._root = data_dir(root) / "indices"
         self._indices: dict[str, Any] = {}
         self._writers: dict[str, Any] = {}
+        self._metas: dict[str, IndexMeta] = {}
         self._analyzer = tantivy_analyzer()
 
     @property
@@ -99,7 +100,10 @@ class EmbeddedEngine:
             raise StorageError(f"{folder}: cannot create the index ({error.strerror or error})") from error
 
     def index_meta(self, name: str) -> IndexMeta:
-        return read_meta(self._require(name))
+        # Metadata never changes after creation; cached so a warm query does not re-read it.
+        if name not in self._metas:
+            self._metas[name] = read_meta(self._require(name))
+        return self._metas[name]
 
     def list_indices(self) -> list[str]:
         if not self._root.is_dir():
@@ -110,6 +114,7 @@ class EmbeddedEngine:
         folder = self._require(name)
         self._writers.pop(name, None)
         self._indices.pop(name, None)
+        self._metas.pop(name, None)
         shutil.rmtree(folder)
 
     def count(self, name: str) -> int:
@@ -218,12 +223,24 @@ class EmbeddedEngine:
             total = int(result.count)
             scale = TANTIVY_TO_LUCENE if plan.query.fields else 1.0
             scored = [(float(score) * scale, address) for score, address in result.hits]
-        hits = [self._hit(name, searcher.doc(address), bm25) for bm25, address in scored]
-        if plan.rescore is not None:
-            hits = _rescore(hits, plan.rescore)
-        hits = hits[: plan.size]
-        for hit in hits:
-            _apply_excludes(hit, plan)
+        docs = [searcher.doc(address) for _, address in scored]
+        first_pass = np.asarray([score for score, _ in scored], dtype=np.float64)
+        vectors = _stack_vectors(docs)
+        cosines: list[float | None] = [None] * len(docs)
+        final = first_pass
+        if plan.rescore is not None and docs:
+            final, cosines = _rescore(first_pass, vectors, plan.rescore)
+        # Stable: equal scores keep BM25 order, as Lucene breaks ties by document order.
+        order = sorted(range(len(docs)), key=lambda position: (-final[position], position))[: plan.size]
+        hits = [
+            _hit(name, docs[position], float(final[position]), float(first_pass[position]), cosines[position])
+            for position in order
+        ]
+        for position, hit in zip(order, hits, strict=True):
+            if VECTOR_FIELD not in plan.source_excludes:
+                hit["_source"][VECTOR_FIELD] = vectors[position].astype(float).tolist()
+            for field in plan.source_excludes:
+                hit["_source"].pop(field, None)
         return {
             "took": int((time.perf_counter() - started) * 1000),
             "timed_out": False,
@@ -235,56 +252,49 @@ class EmbeddedEngine:
             },
         }
 
-    @staticmethod
-    def _hit(name: str, doc: Any, bm25: float) -> dict[str, Any]:
-        source = json.loads(doc[SOURCE_FIELD][0])
-        vector = np.frombuffer(doc[VECTOR_FIELD][0], dtype="<f4")
-        return {
-            "_index": name,
-            "_id": doc[ID_FIELD][0],
-            "_score": bm25,
-            "_source": source,
-            "_vector": vector,  # removed before the response leaves the engine
-            # Embedded-only extension: the first-pass score and the cosine, which clusters do not report.
-            "_bmb_scores": {"bm25": bm25, "cosine": None},
-        }
+
+def _hit(name: str, doc: Any, score: float, bm25: float, cosine: float | None) -> dict[str, Any]:
+    return {
+        "_index": name,
+        "_id": doc[ID_FIELD][0],
+        "_score": score,
+        "_source": json.loads(doc[SOURCE_FIELD][0]),  # decoded only for the hits returned
+        # Embedded-only extension: the first-pass score and the cosine, which clusters do not report.
+        "_bmb_scores": {"bm25": bm25, "cosine": cosine},
+    }
 
 
-def _cosine(query: np.ndarray, vector: np.ndarray) -> float:
-    norm = float(np.linalg.norm(query) * np.linalg.norm(vector))
-    return float(np.dot(query, vector) / norm) if norm else 0.0
+def _stack_vectors(docs: Sequence[Any]) -> np.ndarray:
+    """The stored vectors of ``docs`` as one ``(n, dim)`` float32 matrix."""
+    if not docs:
+        return np.zeros((0, 0), dtype=np.float32)
+    raw = b"".join(doc[VECTOR_FIELD][0] for doc in docs)
+    return np.frombuffer(raw, dtype="<f4").reshape(len(docs), -1).astype(np.float32)
 
 
-def _rescore(hits: list[dict[str, Any]], rescore: CosineRescore) -> list[dict[str, Any]]:
-    """Elasticsearch's QueryRescorer: re-score the window, weight the rest, re-sort everything.
+def _rescore(
+    first_pass: np.ndarray, vectors: np.ndarray, rescore: CosineRescore
+) -> tuple[np.ndarray, list[float | None]]:
+    """Elasticsearch's QueryRescorer: re-score the window, weight the rest.
 
     Inside the window: ``combine(query_weight * score, rescore_query_weight * (cosine + 1))``.
     Beyond it: ``query_weight * score``, exactly as Elasticsearch treats hits it did not rescore.
     """
     query = np.asarray(rescore.vector, dtype=np.float32)
-    for position, hit in enumerate(hits):
-        vector = hit["_vector"]
-        if vector.shape != query.shape:
-            raise QueryError(
-                f"request body: the query vector has {query.shape[0]} dimensions, the index stores {vector.shape[0]}"
-            )
-        if position < rescore.window_size:
-            cosine = _cosine(query, vector)
-            hit["_bmb_scores"]["cosine"] = cosine
-            hit["_score"] = combine(
-                rescore.score_mode,
-                rescore.query_weight * hit["_score"],
-                rescore.rescore_query_weight * (cosine + 1.0),
-            )
-        else:
-            hit["_score"] = rescore.query_weight * hit["_score"]
-    order = sorted(range(len(hits)), key=lambda position: (-hits[position]["_score"], position))
-    return [hits[position] for position in order]
-
-
-def _apply_excludes(hit: dict[str, Any], plan: SearchPlan) -> None:
-    vector = hit.pop("_vector")
-    if VECTOR_FIELD not in plan.source_excludes:
-        hit["_source"][VECTOR_FIELD] = vector.astype(float).tolist()
-    for field in plan.source_excludes:
-        hit["_source"].pop(field, None)
+    if vectors.shape[1] != query.shape[0]:
+        raise QueryError(
+            f"request body: the query vector has {query.shape[0]} dimensions, the index stores {vectors.shape[1]}"
+        )
+    window = min(rescore.window_size, len(first_pass))
+    norms = np.linalg.norm(vectors[:window], axis=1) * float(np.linalg.norm(query))
+    dots = vectors[:window] @ query
+    cosine = np.divide(dots, norms, out=np.zeros(window, dtype=np.float32), where=norms > 0).astype(np.float64)
+    final = rescore.query_weight * first_pass
+    for position in range(window):
+        final[position] = combine(
+            rescore.score_mode,
+            rescore.query_weight * first_pass[position],
+            rescore.rescore_query_weight * (cosine[position] + 1.0),
+        )
+    cosines: list[float | None] = [float(value) for value in cosine] + [None] * (len(first_pass) - window)
+    return final, cosines
