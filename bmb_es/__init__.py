@@ -15,6 +15,7 @@ from ._config import DEFAULT_INDEX, data_dir
 from ._document import Document
 from ._errors import (
     BmbError,
+    ClusterError,
     IndexNotFoundError,
     InputError,
     ModelLoadError,
@@ -34,6 +35,7 @@ __version__ = "0.1.0"
 __all__ = [
     "DEFAULT_INDEX",
     "BmbError",
+    "ClusterError",
     "Document",
     "EmbeddedEngine",
     "Embedder",

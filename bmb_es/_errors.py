@@ -47,3 +47,9 @@ class ModelLoadError(BmbError):
     """An embedding model cannot be found or loaded."""
 
     exit_code = 8
+
+
+class ClusterError(BmbError):
+    """A cluster could not be reached, refused a request, or reported per-document failures."""
+
+    exit_code = 9

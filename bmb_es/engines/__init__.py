@@ -6,8 +6,9 @@ when first used, so ``import bmb_es`` stays light.
 
 from typing import TYPE_CHECKING, Any
 
+from .._errors import ClusterError
 from ._base import Engine, IndexedDocument, IndexMeta, check_index_name
-from ._cluster_config import ClusterConfig, ClusterError, InsecureClusterWarning
+from ._cluster_config import ClusterConfig, InsecureClusterWarning
 from ._select import as_engine, connect, open_engine
 from .embedded import EmbeddedEngine
 

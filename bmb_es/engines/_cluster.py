@@ -15,11 +15,11 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .._document import Document
-from .._errors import BmbError, IndexNotFoundError, ModelMismatchError, StorageError
+from .._errors import BmbError, ClusterError, IndexNotFoundError, ModelMismatchError, StorageError
 from ..embedding import embed_text
 from ..query import VECTOR_FIELD
 from ._base import IndexedDocument, IndexMeta, check_index_name
-from ._cluster_config import ClusterConfig, ClusterError, redact_all, redact_url
+from ._cluster_config import ClusterConfig, redact_all, redact_url
 from ._resources import (
     EMBED_TEXT_FIELD,
     HASH_FIELD,

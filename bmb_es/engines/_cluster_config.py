@@ -21,19 +21,13 @@ from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from .._errors import BmbError, InputError
+from .._errors import InputError
 
 Distribution = Literal["elasticsearch", "opensearch"]
 PREFIXES: dict[Distribution, str] = {"elasticsearch": "BMB_ES_", "opensearch": "BMB_OS_"}
 _FALSE = frozenset({"0", "false", "no", "off"})
 _TRUE = frozenset({"1", "true", "yes", "on", ""})
 REDACTED = "[redacted]"
-
-
-class ClusterError(BmbError):
-    """A cluster could not be reached, refused a request, or reported per-document failures."""
-
-    exit_code = 9
 
 
 class InsecureClusterWarning(UserWarning):

@@ -16,8 +16,9 @@ from elasticsearch import ApiError, Elasticsearch, TransportError, UnsupportedPr
 from elasticsearch._version import __versionstr__ as CLIENT_VERSION
 from elasticsearch.helpers import streaming_bulk
 
+from .._errors import ClusterError
 from ._cluster import ClusterEngine, parse_version
-from ._cluster_config import ClusterConfig, ClusterError
+from ._cluster_config import ClusterConfig
 from ._resources import Distribution
 
 CLIENT_MAJOR = int(CLIENT_VERSION.partition(".")[0])

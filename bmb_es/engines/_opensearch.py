@@ -14,9 +14,9 @@ from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 from opensearchpy.exceptions import TransportError as OpenSearchTransportError
 from opensearchpy.helpers import streaming_bulk
 
-from .._errors import InputError
+from .._errors import ClusterError, InputError
 from ._cluster import ClusterEngine, parse_version
-from ._cluster_config import ClusterConfig, ClusterError
+from ._cluster_config import ClusterConfig
 from ._resources import HYBRID_SEARCH_PIPELINE, Distribution, hybrid_search_pipeline_body
 
 FAISS_COSINE_VERSION = (2, 19)
