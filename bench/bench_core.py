@@ -6,7 +6,8 @@ Indexes the corpus through the product (``bmb_es.ingest`` into an embedded engin
 (1) ingest throughput in docs/s, (2) warm query latency for BM25 alone and BM25 + re-rank, and
 (3) the fraction of golden questions (``golden_question_documents.tsv``, questions whose documents are in the
 corpus) that find one of their own abstracts in the top 10, with re-rank and with BM25 alone.
-It is ``bmb-es bench speed --sizes <corpus size>`` with a short summary; results land in ``bench/results``.
+It is ``bmb-es bench speed --sizes <corpus size> --no-compare`` with a short summary (the per-setting
+comparison is ``bench/bench_embedding.py``); results land in ``bench/results``.
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ Guarantees (see DESIGN.md):
   re-running skips documents already stored with the same content (no re-embedding) and writes the rest.
 
 Speed: a reader thread parses the corpus into a bounded queue of chunks while the encoder works (torch and
-OpenVINO release the GIL), each chunk is embedded in length-sorted batches (see :mod:`bmb_es.embedding`), and
+OpenVINO release the GIL), each chunk is embedded in length-sorted batches (see :mod:`bmb_es.embedding`) in a
+worker thread while the previous chunk is written, and
 ``shard=Shard(i, n)`` lets ``n`` processes or machines each take a deterministic, disjoint part of a corpus.
 """
 
@@ -19,14 +20,16 @@ import json
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from ._document import Document
 from ._errors import InputError
-from .embedding import DEFAULT_EMBED_FIELDS, Embedder, embed_text, embedder_setting
+from .embedding import DEFAULT_EMBED_FIELDS, Embedder, Vectors, embed_text, embedder_setting
 from .engines import Engine, IndexedDocument, IndexMeta
 from .readers import Reject
 
@@ -246,31 +249,46 @@ def ingest(
     started = time.perf_counter()
     chunks = _chunks(records, max(1, min(chunk_size, commit_every)))
     stream = prefetch(chunks, read_ahead) if read_ahead > 0 else chunks
+    # Each chunk is embedded in a worker thread while the previous one is written, so the encoder does not wait
+    # for writes (torch, OpenVINO and the tokenizers release the GIL while they compute). One worker: two
+    # embed() calls at once would only compete for the same cores (and OpenVINO deadlocks on it).
+    encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bmb-es-embed")
+    jobs: deque[tuple[list[tuple[Document, str]], Future[Vectors]]] = deque()
+
+    def write(job: tuple[list[tuple[Document, str]], Future[Vectors]]) -> None:
+        nonlocal since_commit
+        pending, vectors = job
+        engine.upsert(
+            index,
+            [
+                IndexedDocument(doc, digest, vector)
+                for (doc, digest), vector in zip(pending, vectors.result(), strict=True)
+            ],
+        )
+        summary.embedded += len(pending)
+        since_commit += len(pending)
+        if since_commit >= commit_every:
+            engine.commit(index)
+            since_commit = 0
+
     try:
         for chunk in stream:
             pending = _classify(chunk, engine, index, seen, summary, log)
             if pending:
                 texts = [embed_text(document, embed_fields) for document, _ in pending]
-                vectors = embedder.embed(texts, batch_size=size)
-                engine.upsert(
-                    index,
-                    [
-                        IndexedDocument(doc, digest, vector)
-                        for (doc, digest), vector in zip(pending, vectors, strict=True)
-                    ],
-                )
-                summary.embedded += len(pending)
-                since_commit += len(pending)
-                if since_commit >= commit_every:
-                    engine.commit(index)
-                    since_commit = 0
+                jobs.append((pending, encoder.submit(embedder.embed, texts, batch_size=size)))
+            while len(jobs) > 1:  # the previous chunk is written while this one is embedded
+                write(jobs.popleft())
             summary.seconds = time.perf_counter() - started
             if on_progress is not None:
                 on_progress(summary)
+        while jobs:
+            write(jobs.popleft())
     except KeyboardInterrupt:
         summary.interrupted = True
     finally:
         stream.close()  # stops the reader thread
+        encoder.shutdown(wait=False, cancel_futures=True)  # an interrupted chunk's vectors are not needed
         # Whatever was written is committed, on success and on Ctrl-C alike; a hard kill loses only this tail.
         engine.commit(index)
         if log is not None:

@@ -162,12 +162,30 @@ def plot_ir(payload: Mapping[str, Any], path: Path) -> Path:
 
 
 def render_speed(payload: Mapping[str, Any]) -> str:
+    """The Markdown of a ``bench speed`` result (also ``bench_core`` and ``bench_embedding`` results)."""
+    title = "Encoder settings, speed and quality" if payload.get("suite") == "embedding" else "Speed (`bench speed`)"
     parts = [
-        f"## Speed (`bench speed`), {payload['created']}\n",
+        f"## {title}, {payload['created']}\n",
         f"Command: `{payload['command']}`\n",
         machine_line(payload) + "\n",
-        f"Settings: {payload['settings']['description']}\n",
     ]
+    if payload.get("runs"):
+        parts.append(f"Settings: {payload['settings']['description']}\n")
+        parts.append(_size_table(payload))
+    golden = payload.get("golden_top10")
+    if golden:
+        parts.append(
+            f"\nGolden questions finding one of their own abstracts in the top 10 ({golden['questions']} questions "
+            f"whose documents are in the {golden['corpus_docs']}-abstract corpus): BM25 alone "
+            f"{fmt(golden['bm25'])}, BM25 top-{golden['top_k']} + re-rank {fmt(golden['rerank'])}.\n"
+        )
+    parts.append("\n" + "\n".join(payload.get("notes", [])) + "\n")
+    if payload.get("embedding_settings"):
+        parts.append(render_embedding_settings(payload["embedding_settings"]))
+    return "\n".join(part.strip("\n") + "\n" for part in parts if part.strip())
+
+
+def _size_table(payload: Mapping[str, Any]) -> str:
     rows = []
     for run in payload["runs"]:
         rows.append(
@@ -186,45 +204,133 @@ def render_speed(payload: Mapping[str, Any]) -> str:
                 run["peak_rss_mib"],
             ]
         )
-    parts.append(
-        md_table(
-            [
-                "docs",
-                "repeated",
-                "ingest docs/s",
-                "embed only docs/s",
-                "BM25 index+write only docs/s",
-                "index MiB",
-                "BM25 p50 ms",
-                "BM25 p95 ms",
-                "BM25+re-rank p50 ms",
-                "BM25+re-rank p95 ms",
-                "question encode p50 ms",
-                "peak RSS MiB",
-            ],
-            rows,
-        )
+    return md_table(
+        [
+            "docs",
+            "repeated",
+            "ingest docs/s",
+            "embed only docs/s",
+            "BM25 index+write only docs/s",
+            "index MiB",
+            "BM25 p50 ms",
+            "BM25 p95 ms",
+            "BM25+re-rank p50 ms",
+            "BM25+re-rank p95 ms",
+            "question encode p50 ms",
+            "peak RSS MiB",
+        ],
+        rows,
     )
-    golden = payload.get("golden_top10")
-    if golden:
-        parts.append(
-            f"\nGolden questions finding one of their own abstracts in the top 10 ({golden['questions']} questions "
-            f"whose documents are in the {golden['corpus_docs']}-abstract corpus): BM25 alone "
-            f"{fmt(golden['bm25'])}, BM25 top-{golden['top_k']} + re-rank {fmt(golden['rerank'])}.\n"
+
+
+def _fixed(value: Any, digits: int, signed: bool = False) -> str:
+    """A number with exactly ``digits`` decimals (cosines near 1 and small MRR deltas need them); "—" if absent."""
+    if not isinstance(value, int | float):
+        return "—"
+    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+
+
+SETTING_HEADERS = [
+    "setting",
+    "selected",
+    "full pass docs/s",
+    "encoder docs/s",
+    "x fp32",
+    "ingest docs/s",
+    "x fp32",
+    "MRR@10",
+    "Δ fp32",
+    "MRR@10 fp32 queries",
+    "cos fp32 mean",
+    "cos fp32 min",
+    "query encode p50 ms",
+    "batch",
+    "load s",
+]
+
+
+def _setting_row(row: Mapping[str, Any]) -> list[Any]:
+    if "error" in row:
+        return [row["setting"], f"unavailable: {row['error']}", *([None] * (len(SETTING_HEADERS) - 2))]
+    same = f" (same vectors as {row['same_vectors_as']})" if row.get("same_vectors_as") else ""
+    return [
+        row["setting"],
+        f"{row.get('selected', '')}{same}",
+        row.get("full_pass_docs_per_s"),
+        row.get("encoder_docs_per_s"),
+        _fixed(row.get("encoder_ratio"), 2),
+        row.get("ingest_docs_per_s"),
+        _fixed(row.get("ingest_ratio"), 2),
+        _fixed(row.get("mrr10"), 4),
+        _fixed(row.get("mrr10_delta"), 4, signed=True),
+        _fixed(row.get("mrr10_fp32_queries"), 4),
+        _fixed(row.get("cos_to_fp32_mean"), 6),
+        _fixed(row.get("cos_to_fp32_min"), 6),
+        row.get("query_encode_ms_p50"),
+        row.get("batch_size"),
+        row.get("load_s"),
+    ]
+
+
+def render_embedding_settings(block: Mapping[str, Any]) -> str:
+    """The per-setting table of ``bench speed`` (:mod:`bmb_es.bench.embedding_speed`) and how it was measured."""
+    reference = block.get("reference", "torch/fp32")
+    ingest = (
+        f"**ingest** = docs/s of `bmb_es.index_path` (read, parse, embed, write, commit) of the first "
+        f"{block['ingest_sample']} documents into a fresh embedded engine, interleaved likewise"
+        if block.get("ingest_sample")
+        else "**ingest** not measured (ingest sample 0)"
+    )
+    if block.get("quality"):
+        quality = (
+            f"**MRR@10** = dense retrieval (exact cosine over all {block['documents']} document vectors) for "
+            f"{block['quality']}, questions embedded by the same setting; **MRR@10 fp32 queries** = the same "
+            f"documents with {reference} question vectors (an index built with this setting, queried in fp32)"
         )
-    parts.append("\n" + "\n".join(payload.get("notes", [])) + "\n")
-    return "\n".join(part.strip("\n") + "\n" for part in parts if part.strip())
+    else:
+        quality = f"**MRR@10 not available**: {block.get('quality_unavailable') or 'no golden questions'}"
+    lines = [
+        f"\n### Encoder settings on the same texts ({block['device']})\n",
+        f"Model {block['model']} on {block['hardware']}; {block['documents']} of the corpus's "
+        f"{block['corpus_documents']} documents. **full pass** = docs/s of the one pass over them that the "
+        f"quality figures come from; **encoder** = docs/s of `embedder.embed` over the same {block['encode_sample']} "
+        f"texts (a fixed random sample), every setting once per round, median of {block['rounds']} rounds; "
+        f"**x fp32** = median over rounds of the ratio to {reference} in the same round; {ingest}. {quality}. "
+        f"**cos fp32** = cosine of each document vector to {reference}'s. **query encode** = median ms to encode "
+        f"one question ({block['latency_questions']} questions, warm). **selected** = what the setting ran as "
+        "(`embedder.selection`; `auto` was checked in this run with a fresh data dir, as a first use would be).\n",
+        md_table(SETTING_HEADERS, [_setting_row(row) for row in block["rows"]]),
+    ]
+    return "\n".join(lines)
 
 
 def plot_speed(payload: Mapping[str, Any], path: Path) -> Path:
+    """Throughput and latency per size, and docs/s per encoder setting, as far as the run measured them."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    runs = payload["runs"]
+    runs = payload.get("runs") or []
+    settings = [row for row in (payload.get("embedding_settings") or {}).get("rows", []) if "encoder_docs_per_s" in row]
+    panels = (2 if runs else 0) + (1 if settings else 0)
+    fig, axes = plt.subplots(1, max(1, panels), figsize=(5.5 * max(1, panels), 4), squeeze=False)
+    column = iter(axes[0])
+    if runs:
+        _plot_sizes(runs, next(column), next(column))
+    if settings:
+        _plot_settings(settings, next(column))
+    if not panels:
+        axes[0][0].set_axis_off()
+        axes[0][0].text(0.5, 0.5, "nothing measured", ha="center")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _plot_sizes(runs: list[Mapping[str, Any]], left: Any, right: Any) -> None:
     sizes = [run["size"] for run in runs]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     for key, label in (
         ("ingest_docs_per_s", "ingest (read+embed+write)"),
         ("embed_only_docs_per_s", "embed only"),
@@ -245,7 +351,17 @@ def plot_speed(payload: Mapping[str, Any], path: Path) -> Path:
     right.set_ylabel("ms")
     right.legend(fontsize=8)
     right.set_title("warm query latency")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+
+
+def _plot_settings(rows: list[Mapping[str, Any]], ax: Any) -> None:
+    labels = [row["setting"] for row in rows]
+    height = 0.4
+    for offset, (key, name) in enumerate((("encoder_docs_per_s", "encoder alone"), ("ingest_docs_per_s", "ingest"))):
+        ax.barh(
+            [y + offset * height for y in range(len(rows))], [row.get(key) or 0.0 for row in rows], height, label=name
+        )
+    ax.set_yticks([y + height / 2 for y in range(len(rows))], labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("docs/s (median over rounds)")
+    ax.legend(fontsize=8)
+    ax.set_title("encoder settings, same texts")

@@ -5,6 +5,10 @@ alone (``embedder.embed`` over the same texts); the BM25 index + vector write al
 ``commit`` with precomputed vectors); then warm latency of :func:`bmb_es.search` with BM25 only and with
 re-ranking (which includes encoding the question, also timed on its own). Sizes beyond the corpus repeat
 its documents under new ids (``<id>~r<n>``), and the results say so.
+
+With :attr:`SpeedSettings.embedding` set, the same run also compares every encoder setting (backend/precision)
+on the same texts: speed of the encoder alone and of the whole ingest, ratios to torch/fp32, and the retrieval
+quality each costs (:mod:`bmb_es.bench.embedding_speed`), under the result's ``embedding_settings`` key.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from .._search import search
 from ..embedding import Embedder, embed_text, load_embedder
 from ..engines import EmbeddedEngine, IndexedDocument, IndexMeta
 from ..readers import iter_corpus, plan_corpus
+from .embedding_speed import EmbeddingSpeedSettings, resolve_device, run_embedding_speed
 from .report import peak_rss_mib
 
 Progress = Callable[[str, int, int], None]
@@ -32,6 +37,22 @@ Progress = Callable[[str, int, int], None]
 
 @dataclass(slots=True)
 class SpeedSettings:
+    """What ``bench speed`` measures.
+
+    Parameters
+    ----------
+    corpus
+        A corpus file or folder the product can read.
+    sizes
+        Document counts of the per-size runs (empty: none, only the per-setting comparison).
+    model, device
+        The embedding model and torch device (``None``: a GPU when torch sees one).
+    queries, repeats, ingest_repeats, top_k, batch_size
+        Questions timed, repetitions, full-ingest repetitions, re-ranked candidates, encoder batch (per-size runs).
+    embedding
+        The per-setting comparison (:mod:`bmb_es.bench.embedding_speed`), or ``None`` to skip it.
+    """
+
     corpus: Path
     sizes: list[int] = field(default_factory=lambda: [1000, 10000, 100000])
     model: str = "default"
@@ -40,17 +61,21 @@ class SpeedSettings:
     ingest_repeats: int = 1
     top_k: int = 20
     batch_size: int = 32
+    device: str | None = None
+    embedding: EmbeddingSpeedSettings | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "corpus": str(self.corpus),
             "sizes": self.sizes,
             "model": self.model,
+            "device": self.device,
             "queries": self.queries,
             "repeats": self.repeats,
             "ingest_repeats": self.ingest_repeats,
             "top_k": self.top_k,
             "batch_size": self.batch_size,
+            "embedding": self.embedding.to_json() if self.embedding is not None else None,
             "description": (
                 f"model {self.model}, batch {self.batch_size}, {self.queries} questions x {self.repeats} warm passes "
                 f"(after one warm-up pass), re-rank top-{self.top_k} -> 10 hits; full ingest and embedding-only runs "
@@ -163,14 +188,45 @@ def golden_top10(engine: EmbeddedEngine, index: str, root: Path, embedder: Embed
 
 
 def run_speed(settings: SpeedSettings, progress: Progress | None = None) -> dict[str, Any]:
+    """Every figure of one ``bench speed`` run: the per-size runs and, when asked, the per-setting comparison.
+
+    Raises
+    ------
+    NoGpuError
+        ``settings.device`` is CUDA and torch sees no GPU (checked before anything is read or loaded).
+    """
     report = progress or (lambda label, done, total: None)
+    if settings.device is not None:
+        resolve_device(settings.device)
     documents, read_seconds = read_documents(settings.corpus)
     if not documents:
         raise ValueError(f"{settings.corpus}: no documents read")
-    started = time.perf_counter()
-    embedder = load_embedder(None if settings.model == "default" else settings.model)
-    load_seconds = time.perf_counter() - started
     questions, question_source = default_questions(settings.corpus, documents, settings.queries)
+    notes = [
+        f"Corpus: {settings.corpus} ({len(documents)} documents, read in {read_seconds:.2f} s = "
+        f"{len(documents) / read_seconds:.0f} docs/s by the product's readers; the read share of ingest docs/s is "
+        "scaled from that)."
+    ]
+    result: dict[str, Any] = {"runs": [], "golden_top10": None, "encoder": None}
+    if settings.sizes:
+        result.update(_run_sizes(settings, documents, read_seconds, questions, report))
+        notes += result.pop("notes")
+    notes.append(f"Latency questions: {question_source}.")
+    result.update({"notes": notes, "corpus_documents": len(documents)})
+    if settings.embedding is not None:
+        result["embedding_settings"] = run_embedding_speed(
+            documents, settings.corpus, settings.model, settings.device, questions, settings.embedding, report
+        )
+    return result
+
+
+def _run_sizes(
+    settings: SpeedSettings, documents: Sequence[Document], read_seconds: float, questions: list[str], report: Progress
+) -> dict[str, Any]:
+    """The per-size runs with the default (``auto``) encoder: ingest, embed only, write only, latency, size."""
+    started = time.perf_counter()
+    embedder = load_embedder(None if settings.model == "default" else settings.model, settings.device)
+    load_seconds = time.perf_counter() - started
     read_per_doc = read_seconds / len(documents)
     runs: list[dict[str, Any]] = []
     golden: dict[str, Any] | None = None
@@ -256,12 +312,8 @@ def run_speed(settings: SpeedSettings, progress: Progress | None = None) -> dict
             }
         )
     notes = [
-        f"Corpus: {settings.corpus} ({len(documents)} documents, read in {read_seconds:.2f} s = "
-        f"{len(documents) / read_seconds:.0f} docs/s by the product's readers; the read share of ingest docs/s is "
-        "scaled from that).",
         f"Model {embedder.name} ({embedder.dimension}-d) loaded in {load_seconds:.1f} s (not in any figure)"
         + (f"; encoder: {encoder}." if encoder else "."),
-        f"Latency questions: {question_source}.",
     ]
     if any(run["repeated_documents"] for run in runs):
         notes.append(
@@ -270,10 +322,4 @@ def run_speed(settings: SpeedSettings, progress: Progress | None = None) -> dict
         )
     if golden is None and (settings.corpus / "golden_question_documents.tsv").is_file():
         notes.append(f"Golden top-10 fractions need a size equal to the corpus ({len(documents)}).")
-    return {
-        "runs": runs,
-        "golden_top10": golden,
-        "notes": notes,
-        "corpus_documents": len(documents),
-        "encoder": encoder,
-    }
+    return {"runs": runs, "golden_top10": golden, "notes": notes, "encoder": encoder}

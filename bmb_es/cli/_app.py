@@ -52,8 +52,7 @@ BackendOption = Annotated[
     str,
     typer.Option(
         "--backend",
-        help="Encoder runtime: auto, torch, openvino (needs bmb-es[openvino]). onnx is not built in: it measured "
-        "slower than both here.",
+        help="Encoder runtime: auto, torch, openvino. onnx is not built in: it measured slower than both here.",
     ),
 ]
 

@@ -187,24 +187,73 @@ def speed_command(
     corpus: Annotated[Path, typer.Option("--corpus", help="A corpus file or folder bmb-es index can read.")],
     sizes: Annotated[str, typer.Option("--sizes", help="Document counts, comma-separated.")] = "1000,10000,100000",
     model: Annotated[str, typer.Option("--model", "-m", help="Embedding model.")] = "default",
-    queries: Annotated[int, typer.Option("--queries", min=1, help="Questions timed per size.")] = 100,
-    repeats: Annotated[int, typer.Option("--repeats", min=1, help="Repetitions; medians are reported.")] = 3,
+    queries: Annotated[
+        int, typer.Option("--queries", min=1, help="Questions timed per size, and encoded per setting.")
+    ] = 100,
+    repeats: Annotated[
+        int, typer.Option("--repeats", min=1, help="Repetitions, and interleaved setting rounds; medians reported.")
+    ] = 3,
     ingest_repeats: Annotated[
         int, typer.Option("--ingest-repeats", min=1, help="Repetitions of the (slow) full ingest per size.")
     ] = 1,
     top_k: Annotated[int, typer.Option("--top-k", min=1, help="BM25 candidates re-ranked in the latency test.")] = 20,
+    setting: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--setting",
+            metavar="BACKEND/PRECISION",
+            help="Encoder setting to compare, repeatable (e.g. torch/bf16, openvino/bf16, auto/auto). Default: every "
+            "setting this machine runs; torch/fp32, the reference, is always measured.",
+        ),
+    ] = None,
+    device: Annotated[
+        str | None,
+        typer.Option("--device", help="cpu, cuda or cuda:N (default: cuda when torch sees a GPU, else cpu)."),
+    ] = None,
+    encode_sample: Annotated[
+        int, typer.Option("--encode-sample", min=1, help="Texts encoded per setting per round (encoder alone).")
+    ] = 256,
+    ingest_sample: Annotated[
+        int, typer.Option("--ingest-sample", min=0, help="Documents indexed per setting per round (0: no ingest runs).")
+    ] = 512,
+    compare_docs: Annotated[
+        int,
+        typer.Option(
+            "--compare-docs", min=0, help="Documents the setting comparison uses, the first N (0: all); MRR@10 on them."
+        ),
+    ] = 0,
+    no_compare: Annotated[bool, typer.Option("--no-compare", help="Skip the per-setting comparison.")] = False,
     out: OutOption = Path("bench/results"),
     docs: DocsOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
-    """Speed: ingest docs/s (total, embedding alone, BM25 index+write alone), warm query latency, size, memory."""
+    """Speed per corpus size, and every encoder setting compared on the same texts.
+
+    Per size: ingest docs/s (total, embedding alone, BM25 index+write alone), warm query latency, index size, memory.
+    Per setting (backend/precision): encoder-alone and whole-ingest docs/s, ratio to torch/fp32, cosine to fp32.
+
+    Per setting, quality: dense MRR@10 on the BioASQ golden questions (when --corpus is the BioASQ pubmed folder).
+    """
     _require("matplotlib")
     from rich.console import Console
 
+    from ..bench.embedding_speed import EmbeddingSpeedSettings, parse_setting
     from ..bench.render import plot_speed, render_speed
     from ..bench.report import envelope, update_docs, write_results
     from ..bench.speed import SpeedSettings, run_speed
 
+    try:
+        asked = [parse_setting(item) for item in setting or []]
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--setting") from None
+    compare = EmbeddingSpeedSettings(
+        settings=asked or None,
+        documents=compare_docs,
+        encode_sample=encode_sample,
+        ingest_sample=ingest_sample,
+        rounds=repeats,
+        latency_questions=queries,
+    )
     settings = SpeedSettings(
         corpus=corpus,
         sizes=_ints(sizes, "--sizes"),
@@ -213,6 +262,8 @@ def speed_command(
         repeats=repeats,
         ingest_repeats=ingest_repeats,
         top_k=top_k,
+        device=device,
+        embedding=None if no_compare else compare,
     )
     console = Console(stderr=True)
     bars = _Bars(quiet)
@@ -243,7 +294,14 @@ def render_command(
     from ..bench.render import plot_ir, plot_speed, render_ir, render_speed
     from ..bench.report import update_docs
 
-    payload = json.loads(results.read_text(encoding="utf-8"))
+    try:
+        payload = json.loads(results.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        typer.echo(f"error: {results}: cannot read it as JSON ({error})", err=True)
+        raise typer.Exit(3) from None
+    if not isinstance(payload, dict) or "suite" not in payload or "created" not in payload:
+        typer.echo(f"error: {results}: not a results file of bmb-es bench ir / bench speed", err=True)
+        raise typer.Exit(3)
     ir = payload.get("suite") == "ir"
     markdown = render_ir(payload) if ir else render_speed(payload)
     results.with_suffix(".md").write_text(markdown, encoding="utf-8")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import importlib.metadata
 import platform
 from pathlib import Path
 
@@ -42,14 +43,30 @@ def is_cuda(device: str | None) -> bool:
 
 
 def hardware_id(device: str | None) -> str:
-    """``cpu:<model>:<bf16 flags>`` or ``cuda:<name>:sm<capability>``, plus the numeric library versions."""
-    import torch
+    """``cpu:<model>:<bf16 flags>`` or ``cuda:<name>:sm<capability>``, plus the torch version.
 
+    On a CPU this imports nothing heavy (the torch version comes from the installed package's metadata), so a
+    warm OpenVINO load can look up its cached check without importing torch.
+    """
     if is_cuda(device):
+        import torch
+
         index = torch.device(device or "cuda").index or 0
         major, minor = torch.cuda.get_device_capability(index)
         identity = f"cuda:{torch.cuda.get_device_name(index)}:sm{major}{minor}"
     else:
         flags = ",".join(flag for flag in BF16_CPU_FLAGS if flag in cpu_flags()) or "no-bf16"
         identity = f"cpu:{cpu_model()}:{flags}"
-    return f"{identity}:torch-{torch.__version__}"
+    return f"{identity}:torch-{_version('torch')}"
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "none"
+
+
+def gpu_present() -> bool:
+    """An NVIDIA device node exists: torch may pick CUDA, so a load must ask torch (the slow path)."""
+    return any(Path("/dev").glob("nvidia[0-9]*"))

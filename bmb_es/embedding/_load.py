@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import atexit
 import functools
 import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any, Literal, get_args
 
 from .._errors import ModelLoadError
 from ._base import Embedder
-from ._hardware import cpu_has_fast_bf16, hardware_id, is_cuda
-from ._openvino import OpenVinoEmbedder, openvino_available
+from ._hardware import cpu_has_fast_bf16, gpu_present, hardware_id, is_cuda
+from ._openvino import (
+    OpenVinoEmbedder,
+    PreparedMeta,
+    folder_fingerprint,
+    openvino_available,
+    prepare,
+    prepared_folder,
+    weights_fingerprint,
+)
 from ._sentence_transformers import SentenceTransformerEmbedder
 from ._tfhub import TfHubEmbedder, is_tfhub_folder
-from ._verify import VERDICTS_FILE, VerdictCache, verify
+from ._verify import VERDICTS_FILE, Verdict, VerdictCache, verify
 
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
 Backend = Literal["auto", "torch", "openvino", "onnx"]
@@ -68,26 +79,84 @@ def _candidates(backend: str, precision: str, cuda: bool) -> list[tuple[str, str
     return pairs
 
 
-def _build(loaded: Any, name: str, backend: str, precision: str, root: Path | None) -> Embedder:
+def _build(loaded: Any, name: str, backend: str, precision: str, root: Path | None, source: Path | None) -> Embedder:
     if backend == "torch":
         return SentenceTransformerEmbedder(loaded, name, precision)
     if backend == "openvino":
         if is_cuda(str(loaded.device)):
             raise ModelLoadError("backend openvino runs on the CPU: use --backend torch on a GPU")
-        return OpenVinoEmbedder(loaded, name, precision, cache_root=root / "cache" / "openvino" if root else None)
+        return _prepared_openvino(loaded, name, precision, root, source)
     raise ModelLoadError(
         "backend onnx is not built in: on this project's CPUs it measured slower than torch bf16 and OpenVINO "
-        "(see bench/bench_embedding.py); use --backend openvino or torch"
+        "(see bmb-es bench speed); use --backend openvino or torch"
     )
 
 
-def _select(loaded: Any, name: str, backend: str, precision: str) -> Embedder:
+def _prepared_openvino(loaded: Any, name: str, precision: str, root: Path | None, source: Path | None) -> Embedder:
+    """The OpenVINO embedder of a loaded model, preparing (converting) it first unless a prepared copy exists."""
+    if root is None:  # no writable data dir: prepare into a folder that lives as long as this process
+        folder = Path(tempfile.mkdtemp(prefix="bmb-es-openvino-"))
+        atexit.register(shutil.rmtree, folder, True)
+        prepare(loaded, name, folder)
+        return OpenVinoEmbedder(folder, precision)
+    fingerprint = folder_fingerprint(source) if source is not None else weights_fingerprint(loaded)
+    folder = prepared_folder(root / "cache" / "openvino", name, fingerprint)
+    if PreparedMeta.read(folder) is not None:
+        try:
+            return OpenVinoEmbedder(folder, precision)
+        except (ModelLoadError, RuntimeError):
+            pass  # a damaged copy is prepared again below
+    prepare(loaded, name, folder)
+    return OpenVinoEmbedder(folder, precision)
+
+
+def _checked_selection(backend: str, precision: str, verdict: Verdict) -> str:
+    return f"{backend} {precision} (auto: mean cosine to fp32 {verdict.mean_cosine:.5f})"
+
+
+def _warm_openvino(path: Path, name: str, device: str | None, backend: str, precision: str) -> Embedder | None:
+    """The OpenVINO embedder from a prepared copy, without loading torch or transformers; ``None``: go the slow way.
+
+    Taken only when the slow way would pick the same thing: a CPU-only machine, OpenVINO the first choice, and
+    (for ``auto``) a cached passing check of it for this model and machine.
+    """
+    if device not in (None, "cpu") or (device is None and gpu_present()) or not openvino_available():
+        return None
+    pairs = _candidates(backend, precision, cuda=False)
+    chosen_backend, chosen_precision = pairs[0]
+    root = _data_root()
+    if chosen_backend != "openvino" or root is None:
+        return None
+    if "auto" in (backend, precision):
+        if len(pairs) < 2:
+            return None  # only the fallback is left: the slow way explains why
+        verdict = VerdictCache(root / VERDICTS_FILE).get(
+            f"{name}|{chosen_backend}|{chosen_precision}|{hardware_id('cpu')}"
+        )
+        if verdict is None or not verdict.ok:
+            return None
+        selection = _checked_selection(chosen_backend, chosen_precision, verdict)
+    else:
+        selection = f"{chosen_backend} {chosen_precision} (as asked, unchecked)"
+    folder = prepared_folder(root / "cache" / "openvino", name, folder_fingerprint(path))
+    meta = PreparedMeta.read(folder)
+    if meta is None or meta.name != name:
+        return None
+    try:
+        embedder = OpenVinoEmbedder(folder, chosen_precision)
+    except (ModelLoadError, RuntimeError):
+        return None  # the slow way prepares it again
+    embedder.selection = selection
+    return embedder
+
+
+def _select(loaded: Any, name: str, backend: str, precision: str, source: Path | None) -> Embedder:
     """The fastest verified setting: fast candidates are checked against fp32 once per model and machine."""
     device = str(loaded.device)
     pairs = _candidates(backend, precision, is_cuda(device))
     checked = "auto" in (backend, precision)
     if not checked:
-        embedder = _build(loaded, name, *pairs[0], _data_root())
+        embedder = _build(loaded, name, *pairs[0], _data_root(), source)
         embedder.selection = f"{pairs[0][0]} {pairs[0][1]} (as asked, unchecked)"  # type: ignore[attr-defined]
         return embedder
     root = _data_root()
@@ -101,7 +170,7 @@ def _select(loaded: Any, name: str, backend: str, precision: str) -> Embedder:
             notes.append(f"{candidate_backend} {candidate_precision} failed its check earlier ({verdict.reason})")
             continue
         try:
-            candidate = _build(loaded, name, candidate_backend, candidate_precision, root)
+            candidate = _build(loaded, name, candidate_backend, candidate_precision, root, source)
         except Exception as error:  # a fast path that cannot be built is skipped, never fatal: fp32 still works
             notes.append(f"{candidate_backend} {candidate_precision} unavailable ({str(error).splitlines()[0]})")
             continue
@@ -112,11 +181,9 @@ def _select(loaded: Any, name: str, backend: str, precision: str) -> Embedder:
             if not verdict.ok:
                 notes.append(f"{candidate_backend} {candidate_precision} failed its check ({verdict.reason})")
                 continue
-        candidate.selection = (  # type: ignore[attr-defined]
-            f"{candidate_backend} {candidate_precision} (auto: mean cosine to fp32 {verdict.mean_cosine:.5f})"
-        )
+        candidate.selection = _checked_selection(candidate_backend, candidate_precision, verdict)  # type: ignore[attr-defined]
         return candidate
-    fallback = _build(loaded, name, *pairs[-1], root)
+    fallback = _build(loaded, name, *pairs[-1], root, source)
     if len(pairs) == 1:
         why = "auto: no faster path on this hardware" if precision == "auto" else "auto"
     else:
@@ -172,6 +239,10 @@ def load_embedder(
         return TfHubEmbedder(path, name)
     if path is not None and not path.is_dir():
         raise ModelLoadError(f"model {model!r}: not a folder (give a sentence-transformers or TF-Hub model folder)")
+    if path is not None:
+        warm = _warm_openvino(path, name, device, backend, precision)
+        if warm is not None:
+            return warm
     try:
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
@@ -183,4 +254,4 @@ def load_embedder(
     except (OSError, ValueError) as error:
         where = "the folder holds no loadable model" if path is not None else "not found locally or on the hub"
         raise ModelLoadError(f"model {model!r}: {where} ({str(error).splitlines()[0]})") from error
-    return _select(loaded, name, backend, precision)
+    return _select(loaded, name, backend, precision, path)

@@ -1,21 +1,31 @@
-"""Embedding with OpenVINO: the sentence-transformers encoder converted once, run in bf16 or fp32 on the CPU.
+"""Embedding with OpenVINO: the whole sentence-transformers pipeline converted once, run in bf16 or fp32 on the CPU.
 
-Only the ``openvino`` package is needed (``pip install 'bmb-es[openvino]'``): the transformer module is converted
-straight from PyTorch with ``openvino.convert_model`` and the rest of the sentence-transformers pipeline
-(pooling, dense layers, normalisation) runs unchanged in torch. ``optimum-intel`` is not used: the versions on
-PyPI pin an older ``transformers`` than this project's.
+Only the ``openvino`` package is needed (a dependency of bmb-es). The model's modules (transformer,
+pooling, dense layers, normalisation) are traced together with ``openvino.convert_model``, so the converted graph
+maps token ids straight to the sentence vector. ``optimum-intel`` is not used: the versions on PyPI pin an older
+``transformers`` than this project's.
 
-The converted model is cached as OpenVINO IR under ``<data dir>/cache/openvino/`` so a warm start skips conversion.
+A *prepared* model is a folder under ``<data dir>/cache/openvino/``: the graph (``model.xml``/``.bin``), the
+model's own fast tokenizer (``tokenizer.json``, as the Hugging Face tokenizer runs it) and ``prepared.json``
+(name, dimension, max length, input names). Running one needs openvino, tokenizers and numpy only: a warm start
+imports neither torch nor transformers (seconds saved on every ``bmb-es query``). The folder's key is the model's
+identity (a local folder's file names, sizes and modification times) and the library versions, so retraining a
+model into the same folder prepares it again.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
+import json
 import os
 import shutil
 import tempfile
+import threading
 import warnings
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +33,15 @@ import numpy as np
 
 from .._errors import ModelLoadError
 from ._base import Vectors, normalise
-from ._bucket import bucketed, length_order
-from ._sentence_transformers import token_lengths
+from ._bucket import length_order
 
 OV_PRECISIONS = {"fp32": "f32", "bf16": "bf16", "fp16": "f16"}
-OV_BATCH_SIZE = 16  # measured on 2 AMX cores with THROUGHPUT streams: 16 > 32 > 64 (about 10%)
+OV_BATCH_SIZE = 16  # measured on 2 AMX cores with THROUGHPUT streams: 8-16 best, 32 within 3 %, 64 slower
+# Texts tokenised together while the previous slice runs; batches are sorted by length within a slice. On BioASQ
+# abstracts 256 keeps padding at 1.9 % of tokens (0.6 % sorting a whole 1,024-text chunk) and leaves ~0.1 s of
+# tokenising per chunk not overlapped (0.37 s for a whole chunk at once).
+TOKENIZE_SLICE = 256
+PREPARED_FORMAT = 2  # bump when the folder layout or the traced graph changes
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
@@ -39,118 +53,191 @@ def openvino_available() -> bool:
     return True
 
 
-def _cache_folder(name: str, model: Any, cache_root: Path) -> Path:
-    import openvino  # type: ignore[import-untyped,import-not-found,unused-ignore]
-    import torch
+@dataclass(frozen=True, slots=True)
+class PreparedMeta:
+    """``prepared.json``: what a prepared folder holds."""
 
-    first = model[0]
-    weights = sum(float(p.detach().double().sum()) for p in first.auto_model.parameters())  # changes with the weights
-    key = f"{name}|{type(first.auto_model).__name__}|{weights:.10e}|{openvino.__version__}|{torch.__version__}"
+    name: str
+    dimension: int
+    max_length: int
+    inputs: tuple[str, ...]
+    pad_id: int
+    format: int = PREPARED_FORMAT
+
+    @classmethod
+    def read(cls, folder: Path) -> PreparedMeta | None:
+        try:
+            raw = json.loads((folder / "prepared.json").read_text(encoding="utf-8"))
+            meta = cls(
+                name=str(raw["name"]),
+                dimension=int(raw["dimension"]),
+                max_length=int(raw["max_length"]),
+                inputs=tuple(str(name) for name in raw["inputs"]),
+                pad_id=int(raw["pad_id"]),
+                format=int(raw["format"]),
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        complete = all((folder / name).is_file() for name in ("model.xml", "model.bin", "tokenizer.json"))
+        return meta if meta.format == PREPARED_FORMAT and complete else None
+
+
+def folder_fingerprint(folder: Path) -> str:
+    """Names, sizes and modification times of every file under ``folder``: changes when the model is rewritten."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            stat = path.stat()
+            digest.update(f"{path.relative_to(folder)}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def prepared_folder(cache_root: Path, name: str, fingerprint: str) -> Path:
+    """Where the prepared copy of model ``name`` with this ``fingerprint`` lives."""
+    versions = "|".join(_version(package) for package in ("openvino", "torch", "transformers", "sentence-transformers"))
+    key = f"{PREPARED_FORMAT}|{name}|{fingerprint}|{versions}"
     return cache_root / hashlib.sha256(key.encode()).hexdigest()[:24]
 
 
-def _convert(model: Any) -> Any:
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "none"
+
+
+def weights_fingerprint(model: Any) -> str:
+    """A loaded model's identity when it has no local folder (a hub id): its module types and weight sums."""
+    digest = hashlib.sha256()
+    for module in model:
+        digest.update(type(module).__name__.encode())
+        for parameter in module.parameters():
+            digest.update(f"{tuple(parameter.shape)}:{float(parameter.detach().double().sum()):.10e}".encode())
+    return digest.hexdigest()
+
+
+def prepare(model: Any, name: str, folder: Path) -> None:
+    """Convert a loaded ``SentenceTransformer`` into a prepared folder (written whole, or not at all).
+
+    Raises
+    ------
+    ModelLoadError
+        The model has no fast tokenizer or its pipeline cannot be traced; OpenVINO cannot run it.
+    """
     import openvino  # type: ignore[import-untyped,import-not-found,unused-ignore]
     import torch
 
-    first = model[0]
-    auto_model = first.auto_model
-    example = {key: value for key, value in first.preprocess(["dimension probe", "a longer probe text"]).items()}
+    tokenizer: Any = getattr(model, "tokenizer", None)
+    backend_tokenizer = getattr(tokenizer, "backend_tokenizer", None)
+    if backend_tokenizer is None or not hasattr(model[0], "preprocess"):
+        raise ModelLoadError(f"model {name!r}: backend openvino needs a transformer model with a fast tokenizer")
+    example = model[0].preprocess(["dimension probe", "a longer probe text"])
     names = [key for key in _INPUTS if key in example]
+    pipeline = model
 
-    class _Encoder(torch.nn.Module):
+    class _Pipeline(torch.nn.Module):
+        """Token ids in, sentence vector out: every module of the model, traced as one graph."""
+
         def __init__(self) -> None:
             super().__init__()
-            self.inner = auto_model
+            self.inner = pipeline
 
         def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
-            return self.inner(**dict(zip(names, tensors, strict=True))).last_hidden_state  # type: ignore[no-any-return]
+            features: dict[str, Any] = dict(zip(names, tensors, strict=True))
+            for module in self.inner:
+                features = module(features)
+            return features["sentence_embedding"]  # type: ignore[no-any-return]
 
-    with warnings.catch_warnings(), torch.inference_mode(False):
-        warnings.simplefilter("ignore")  # tracer warnings are expected and harmless here
-        return openvino.convert_model(_Encoder().eval(), example_input=tuple(example[key] for key in names)), names
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    try:
+        # Tracing touches every attribute, e.g. the unused ``loss_function`` whose warning would reach users.
+        hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+        with warnings.catch_warnings(), torch.inference_mode(False):
+            warnings.simplefilter("ignore")  # tracer warnings are expected and harmless here
+            converted = openvino.convert_model(_Pipeline().eval(), example_input=tuple(example[key] for key in names))
+    except Exception as error:  # any tracing/conversion failure means: this model cannot take this path
+        raise ModelLoadError(f"model {name!r}: OpenVINO could not convert it ({str(error).splitlines()[0]})") from error
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    meta = PreparedMeta(
+        name=name,
+        dimension=int(model.get_embedding_dimension()),
+        max_length=int(model.max_seq_length),
+        inputs=tuple(names),
+        pad_id=int(tokenizer.pad_token_id or 0),
+    )
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".tmp-"))
+    try:
+        openvino.save_model(converted, str(staging / "model.xml"), compress_to_fp16=False)
+        backend_tokenizer.save(str(staging / "tokenizer.json"))
+        (staging / "prepared.json").write_text(json.dumps({**asdict(meta), "inputs": names}, indent=2) + "\n")
+        if folder.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # a damaged or outdated entry
+        os.replace(staging, folder)  # the whole entry appears at once; a concurrent writer's copy is equal
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 class OpenVinoEmbedder:
-    """A sentence-transformers model whose transformer runs in OpenVINO (CPU).
+    """A prepared model (see :func:`prepare`) run by OpenVINO on the CPU.
 
     Parameters
     ----------
-    model
-        A loaded fp32 ``SentenceTransformer`` (its first module must be a ``Transformer``).
-    name
-        How the index records this model.
+    folder
+        A prepared folder.
     precision
         ``"fp32"``, ``"bf16"`` or ``"fp16"``: OpenVINO's inference precision hint.
-    cache_root
-        Where converted models are kept; ``None`` converts on every load.
     """
 
     backend = "openvino"
 
-    def __init__(self, model: Any, name: str, precision: str = "bf16", cache_root: Path | None = None) -> None:
+    def __init__(self, folder: Path, precision: str = "bf16") -> None:
         if precision not in OV_PRECISIONS:
             raise ValueError(f"precision {precision!r}: choose one of {', '.join(OV_PRECISIONS)}")
         try:
             import openvino  # type: ignore[import-untyped,import-not-found,unused-ignore]
+            import tokenizers
         except ImportError as error:
             raise ModelLoadError(
-                f"backend openvino: install it with: pip install 'bmb-es[openvino]' ({error})"
+                f"backend openvino: the openvino package is missing; reinstall bmb-es or pip install openvino ({error})"
             ) from error
-        if not hasattr(model[0], "auto_model"):
-            raise ModelLoadError(
-                f"model {name!r}: backend openvino needs a transformer-based sentence-transformers model"
-            )
-        self._model = model
-        self._name = name
+        meta = PreparedMeta.read(folder)
+        if meta is None:
+            raise ModelLoadError(f"{folder}: not a prepared OpenVINO model (prepare it again by loading the model)")
+        self._meta = meta
         self._precision = precision
-        self._dimension = int(model.get_embedding_dimension())
+        self._tokenizer = tokenizers.Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self._tokenizer.enable_truncation(meta.max_length)
+        self._tokenizer.no_padding()  # batches are padded here, to their own longest text
         self._core = openvino.Core()
-        self._ov_model, self._names = self._load(self._core, cache_root)
+        self._model = self._core.read_model(str(folder / "model.xml"))
         # Many batches (indexing): THROUGHPUT streams run batches side by side on the cores (measured 1.6-1.8x
         # LATENCY's docs/s on 2 AMX cores). One batch (a question): LATENCY spreads it over every core.
         self._throughput = self._compile("THROUGHPUT")
         self._latency: Any = None
+        self._lock = threading.Lock()  # one caller at a time (see embed)
+        self.folder = folder
         self.selection = f"openvino {precision}"
 
     def _compile(self, hint: str) -> Any:
         config = {"INFERENCE_PRECISION_HINT": OV_PRECISIONS[self._precision], "PERFORMANCE_HINT": hint}
-        return self._core.compile_model(self._ov_model, "CPU", config)
-
-    def _load(self, core: Any, cache_root: Path | None) -> tuple[Any, list[str]]:
-        import openvino  # type: ignore[import-untyped,import-not-found,unused-ignore]
-
-        folder = _cache_folder(self._name, self._model, cache_root) if cache_root is not None else None
-        if folder is not None and (folder / "model.xml").is_file() and (folder / "inputs.txt").is_file():
-            try:
-                return core.read_model(str(folder / "model.xml")), (folder / "inputs.txt").read_text().split()
-            except RuntimeError:
-                pass  # a damaged cache entry is rebuilt below
-        ov_model, names = _convert(self._model)
-        if folder is not None:
-            staging: Path | None = None
-            try:
-                folder.parent.mkdir(parents=True, exist_ok=True)
-                staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".tmp-"))
-                openvino.save_model(ov_model, str(staging / "model.xml"), compress_to_fp16=False)
-                (staging / "inputs.txt").write_text(" ".join(names))
-                os.replace(staging, folder)  # whole entry appears at once; a concurrent writer's copy is equal
-            except OSError:
-                if staging is not None:
-                    shutil.rmtree(staging, ignore_errors=True)  # caching is an optimisation only
-        return ov_model, names
+        return self._core.compile_model(self._model, "CPU", config)
 
     @property
     def name(self) -> str:
-        return self._name
+        return self._meta.name
 
     @property
     def dimension(self) -> int:
-        return self._dimension
+        return self._meta.dimension
 
     @property
     def max_length(self) -> int:
-        return int(self._model.max_seq_length)
+        return self._meta.max_length
 
     @property
     def precision(self) -> str:
@@ -160,44 +247,71 @@ class OpenVinoEmbedder:
     def default_batch_size(self) -> int:
         return OV_BATCH_SIZE
 
-    def _inputs(self, batch: list[str]) -> tuple[dict[str, Any], list[np.ndarray]]:
-        features = self._model[0].preprocess(batch)
-        return features, [np.ascontiguousarray(features[key].numpy()) for key in self._names]  # positional
-
-    def _pool(self, features: dict[str, Any], hidden: np.ndarray) -> Vectors:
-        import torch
-
-        features = {**features, "token_embeddings": torch.from_numpy(np.asarray(hidden, dtype=np.float32))}
-        with torch.inference_mode():
-            for module in list(self._model)[1:]:
-                features = module(features)
-        return np.asarray(features["sentence_embedding"].float().numpy(), dtype=np.float32)
-
-    def _encode_one(self, batch: list[str]) -> Vectors:
-        if self._latency is None:
-            self._latency = self._compile("LATENCY").create_infer_request()
-        features, inputs = self._inputs(batch)
-        return self._pool(features, self._latency.infer(inputs)[0])
+    def _arrays(self, encodings: Sequence[Any]) -> list[np.ndarray]:
+        """The model's inputs for one batch, padded to its longest text, in the graph's input order."""
+        width = max(len(encoding.ids) for encoding in encodings)
+        ids = np.full((len(encodings), width), self._meta.pad_id, dtype=np.int64)
+        mask = np.zeros((len(encodings), width), dtype=np.int64)
+        types = np.zeros((len(encodings), width), dtype=np.int64)
+        for row, encoding in enumerate(encodings):
+            length = len(encoding.ids)
+            ids[row, :length] = encoding.ids
+            mask[row, :length] = 1
+            types[row, :length] = encoding.type_ids
+        arrays = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+        return [arrays[name] for name in self._meta.inputs]
 
     def embed(self, texts: Sequence[str], batch_size: int | None = None) -> Vectors:
+        """Embed ``texts`` in length-sorted batches; rows come back in input order.
+
+        Safe to call from several threads (calls then take turns on the cores: OpenVINO deadlocks when two
+        threads queue requests on one compiled model at once).
+        """
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        if not texts:
+            return out
+        size = batch_size or OV_BATCH_SIZE
+        if len(texts) <= size:  # a question or a few: one request spread over every core
+            encodings = self._tokenizer.encode_batch(list(texts))
+            with self._lock:
+                if self._latency is None:
+                    self._latency = self._compile("LATENCY").create_infer_request()
+                out[:] = self._latency.infer(self._arrays(encodings))[0]
+            return normalise(out)
+        with self._lock:
+            self._embed_batches(texts, size, out)
+        return normalise(out)
+
+    def _embed_batches(self, texts: Sequence[str], size: int, out: Vectors) -> None:
+        """Texts in slices: slice i+1 is tokenised in a thread (the tokenizer releases the GIL) while slice i's
+        length-sorted batches are queued, so the cores never wait for tokenising."""
         import openvino
 
-        size = batch_size or OV_BATCH_SIZE
-        lengths = token_lengths(self._model.tokenizer, texts, self.max_length)
-        if len(texts) <= size:
-            return normalise(bucketed(list(texts), size, lengths, self._encode_one, self._dimension))
-        # Length-sorted batches queued asynchronously; the next batch is tokenised while earlier ones run.
-        order = length_order(lengths)
-        batches = [order[start : start + size] for start in range(0, len(order), size)]
-        hidden: dict[int, np.ndarray] = {}
-        features: dict[int, dict[str, Any]] = {}
+        slices = [
+            range(start, min(start + TOKENIZE_SLICE, len(texts))) for start in range(0, len(texts), TOKENIZE_SLICE)
+        ]
         jobs = openvino.AsyncInferQueue(self._throughput)
-        jobs.set_callback(lambda request, number: hidden.__setitem__(number, request.get_output_tensor(0).data.copy()))
-        for number, positions in enumerate(batches):
-            features[number], inputs = self._inputs([texts[position] for position in positions])
-            jobs.start_async(inputs, userdata=number)
-        jobs.wait_all()
-        out = np.zeros((len(texts), self._dimension), dtype=np.float32)
-        for number, positions in enumerate(batches):
-            out[positions] = self._pool(features.pop(number), hidden.pop(number))
-        return normalise(out)
+        rows: dict[int, list[int]] = {}
+
+        def store(request: Any, number: int) -> None:
+            out[rows.pop(number)] = request.get_output_tensor(0).data
+
+        jobs.set_callback(store)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bmb-es-tokenize") as tokenizer:
+
+            def tokenize(piece: range) -> Future[list[Any]]:
+                return tokenizer.submit(self._tokenizer.encode_batch, [texts[position] for position in piece])
+
+            upcoming = tokenize(slices[0])
+            number = 0
+            for index, piece in enumerate(slices):
+                encodings = upcoming.result()
+                if index + 1 < len(slices):
+                    upcoming = tokenize(slices[index + 1])
+                order = length_order([len(encoding.ids) for encoding in encodings])
+                for start in range(0, len(order), size):
+                    batch = order[start : start + size]
+                    rows[number] = [piece[position] for position in batch]
+                    jobs.start_async(self._arrays([encodings[position] for position in batch]), userdata=number)
+                    number += 1
+            jobs.wait_all()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .._errors import InputError
 from ._base import Engine
@@ -43,9 +43,18 @@ def open_engine(data_dir: str | Path | None = None, *, environ: Mapping[str, str
     return EmbeddedEngine(data_dir)
 
 
+_ENGINE_TYPES: set[type] = set()  # classes seen to satisfy Engine (a runtime protocol check costs ~0.1 ms)
+
+
 def as_engine(target: Any) -> Engine:
     """``target`` as an :class:`Engine`: engines pass through; raw ``Elasticsearch`` / ``OpenSearch`` clients
     are wrapped (the caller keeps ownership: closing the engine leaves the client open)."""
+    if type(target) in _ENGINE_TYPES:
+        return cast(Engine, target)  # the common case: no runtime protocol check, no client import
+    package = type(target).__module__.partition(".")[0]
+    if package not in ("elasticsearch", "opensearchpy") and isinstance(target, Engine):
+        _ENGINE_TYPES.add(type(target))
+        return target
     from elasticsearch import Elasticsearch
     from opensearchpy import OpenSearch
 

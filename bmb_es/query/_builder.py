@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
+
 from .._errors import QueryError
 
 Dialect = Literal["elasticsearch", "opensearch"]
@@ -94,14 +96,17 @@ def bm25_clause(question: str, fields: Sequence[str] = DEFAULT_FIELDS) -> dict[s
 
 def vector_param(vector: Sequence[float]) -> list[float]:
     """The query vector as a JSON list of finite floats, checked."""
-    values = [float(value) for value in vector]
-    if not values:
-        raise QueryError("the query vector is empty")
-    if not all(math.isfinite(value) for value in values):
+    try:
+        array = np.asarray(vector, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise QueryError("the query vector must hold only numbers") from None
+    if array.ndim != 1 or array.size == 0:
+        raise QueryError("the query vector is empty" if array.size == 0 else "the query vector must be flat")
+    if not np.isfinite(array).all():
         raise QueryError("the query vector holds NaN or infinite values")
-    if not any(values):
+    if not array.any():
         raise QueryError("the query vector is all zeros: cosine similarity is undefined")
-    return values
+    return array.tolist()  # type: ignore[no-any-return]
 
 
 def rescore_clause(vector: Sequence[float], rerank: Rerank, dialect: Dialect = "elasticsearch") -> dict[str, Any]:

@@ -78,7 +78,7 @@ def test_bench_speed_cli_tiny(tmp_path: Path, data_dir: Path) -> None:
     result = CliRunner().invoke(
         app,
         ["bench", "speed", "--corpus", str(corpus), "--sizes", "5,12", "--queries", "3", "--repeats", "1",
-         "--out", str(out), "-q"],
+         "--no-compare", "--out", str(out), "-q"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     [json_path] = out.glob("speed-*.json")
@@ -87,3 +87,4 @@ def test_bench_speed_cli_tiny(tmp_path: Path, data_dir: Path) -> None:
     assert not small["repeated_documents"] and large["repeated_documents"]
     assert large["ingest_docs_per_s"] > 0 and large["rerank"]["p50_ms"] > 0
     assert "repeat its documents" in result.output
+    assert "embedding_settings" not in payload and payload["settings"]["embedding"] is None

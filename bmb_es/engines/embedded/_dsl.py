@@ -90,13 +90,16 @@ def _int(value: Any, path: str, minimum: int) -> int:
 
 
 def _vector(values: list[Any], path: str) -> tuple[float, ...]:
-    """A list of finite numbers, checked in one pass (it has hundreds of elements)."""
-    if any(isinstance(value, bool) or not isinstance(value, int | float) for value in values):
+    """A list of finite numbers, checked by numpy in one pass (it has hundreds of elements)."""
+    try:
+        array = np.asarray(values)
+    except ValueError:  # ragged: nested lists of different lengths
+        raise QueryError(f"request body: {path} must hold only numbers") from None
+    if array.ndim != 1 or array.dtype.kind not in "iuf":  # bools, strings, None and lists are refused
         raise QueryError(f"request body: {path} must hold only numbers")
-    array = np.asarray(values, dtype=np.float64)
     if not np.isfinite(array).all():
         raise QueryError(f"request body: {path} holds NaN or infinite values")
-    return tuple(array.tolist())
+    return tuple(array.astype(np.float64).tolist())
 
 
 def parse_field(spec: str, path: str) -> FieldBoost:
@@ -196,8 +199,11 @@ def parse_body(body: Mapping[str, Any]) -> SearchPlan:
     return SearchPlan(query, size, rescore, excludes)
 
 
-def combine(score_mode: str, primary: float, secondary: float) -> float:
-    """Elasticsearch's QueryRescorer combination of the weighted first-pass and rescore scores."""
+def combine(score_mode: str, primary: Any, secondary: Any) -> Any:
+    """Elasticsearch's QueryRescorer combination of the weighted first-pass and rescore scores.
+
+    Works on numbers and, elementwise, on numpy arrays (a whole rescore window at once).
+    """
     if score_mode == "total":
         return primary + secondary
     if score_mode == "multiply":
@@ -205,7 +211,7 @@ def combine(score_mode: str, primary: float, secondary: float) -> float:
     if score_mode == "avg":
         return (primary + secondary) / 2
     if score_mode == "max":
-        return max(primary, secondary)
+        return np.maximum(primary, secondary)
     if score_mode == "min":
-        return min(primary, secondary)
+        return np.minimum(primary, secondary)
     raise QueryError(f"score_mode {score_mode!r}")

@@ -290,11 +290,10 @@ def _rescore(
     dots = vectors[:window] @ query
     cosine = np.divide(dots, norms, out=np.zeros(window, dtype=np.float32), where=norms > 0).astype(np.float64)
     final = rescore.query_weight * first_pass
-    for position in range(window):
-        final[position] = combine(
-            rescore.score_mode,
-            rescore.query_weight * first_pass[position],
-            rescore.rescore_query_weight * (cosine[position] + 1.0),
-        )
+    final[:window] = combine(
+        rescore.score_mode,
+        rescore.query_weight * first_pass[:window],
+        rescore.rescore_query_weight * (cosine + 1.0),
+    )
     cosines: list[float | None] = [float(value) for value in cosine] + [None] * (len(first_pass) - window)
     return final, cosines
