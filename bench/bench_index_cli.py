@@ -1,0 +1,98 @@
+"""`bmb-es index` as a user runs it: wall time and the summary's docs/s, default settings against fp32 torch.
+
+    python bench/bench_index_cli.py --corpus ../shared/data/bioasq/pubmed --rounds 3
+
+Each round runs, in a fresh process and into a fresh index, ``bmb-es index CORPUS`` with the default settings
+(``auto``) and with ``--precision fp32 --backend torch``, alternating so that a shared machine's load hits both
+alike. The data dir is a temporary one, prepared once by an untimed first ``auto`` run (the one-off fp32 check
+and OpenVINO conversion a first use pays); the timed runs are warm starts, as every later run is. Reports the
+median of each figure and the median per-round ratio, and writes ``bench/results/index-cli-<UTC stamp>.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SETTINGS = {"auto": [], "fp32 torch": ["--precision", "fp32", "--backend", "torch"]}
+SUMMARY = re.compile(r"read ([\d,]+).*?\(([\d.]+) docs/s")
+
+
+def run_index(corpus: Path, home: Path, extra: list[str]) -> tuple[float, int, float]:
+    """One ``bmb-es index`` into a fresh index: (wall seconds, documents read, the summary's docs/s)."""
+    shutil.rmtree(home / "indices", ignore_errors=True)
+    command = [sys.executable, "-c", "from bmb_es.cli import main; main()", "index", str(corpus), "--index", "bench"]
+    command += extra
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "BMB_ES_HOME": str(home)})
+    wall = time.perf_counter() - started
+    output = " ".join((done.stdout + done.stderr).split())
+    match = SUMMARY.search(output)
+    if done.returncode != 0 or match is None:
+        raise SystemExit(f"bmb-es index failed (exit {done.returncode}): {output[-500:]}")
+    return wall, int(match.group(1).replace(",", "")), float(match.group(2))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", type=Path, default=REPO.parent / "shared" / "data" / "bioasq" / "pubmed")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
+    args = parser.parse_args()
+    if not args.corpus.exists():
+        print(f"error: --corpus {args.corpus}: no such file or folder", file=sys.stderr)
+        return 3
+    home = Path(tempfile.mkdtemp(prefix="bench-index-cli-"))
+    try:
+        first = run_index(args.corpus, home, [])
+        print(f"untimed first run (checks and prepares the encoder): {first[0]:.1f} s wall", flush=True)
+        walls: dict[str, list[float]] = {name: [] for name in SETTINGS}
+        rates: dict[str, list[float]] = {name: [] for name in SETTINGS}
+        documents = first[1]
+        for round_number in range(1, args.rounds + 1):
+            for name, extra in SETTINGS.items():
+                wall, documents, rate = run_index(args.corpus, home, extra)
+                walls[name].append(wall)
+                rates[name].append(rate)
+                print(f"round {round_number} {name}: {rate:.1f} docs/s (summary), {wall:.1f} s wall", flush=True)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    base = "fp32 torch"
+    lines = [
+        f"# `bmb-es index` end to end ({time.strftime('%Y-%m-%dT%H%M%SZ', time.gmtime())})",
+        "",
+        f"Command: `python bench/bench_index_cli.py --corpus {args.corpus} --rounds {args.rounds}`",
+        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python "
+        f"{platform.python_version()}; {documents:,} documents; medians of {args.rounds} alternating rounds.",
+        "",
+        "| setting | summary docs/s | x fp32 | wall s (process start to exit) | wall docs/s | x fp32 |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name in SETTINGS:
+        rate_ratio = statistics.median(a / b for a, b in zip(rates[name], rates[base], strict=True))
+        wall_ratio = statistics.median(b / a for a, b in zip(walls[name], walls[base], strict=True))
+        wall = statistics.median(walls[name])
+        lines.append(
+            f"| {name} | {statistics.median(rates[name]):.1f} | {rate_ratio:.2f} | {wall:.1f} | "
+            f"{documents / wall:.1f} | {wall_ratio:.2f} |"
+        )
+    report = "\n".join(lines) + "\n"
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"index-cli-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.md"
+    path.write_text(report, encoding="utf-8")
+    print(report + f"\nwritten: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
