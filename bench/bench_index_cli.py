@@ -49,6 +49,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     args = parser.parse_args()
+    from bmb_es.embedding._hardware import cpu_model
+
     if not args.corpus.exists():
         print(f"error: --corpus {args.corpus}: no such file or folder", file=sys.stderr)
         return 3
@@ -72,7 +74,7 @@ def main() -> int:
         f"# `bmb-es index` end to end ({time.strftime('%Y-%m-%dT%H%M%SZ', time.gmtime())})",
         "",
         f"Command: `python bench/bench_index_cli.py --corpus {args.corpus} --rounds {args.rounds}`",
-        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python "
+        f"Machine: {cpu_model()}, {os.cpu_count()} CPUs, Python "
         f"{platform.python_version()}; {documents:,} documents; medians of {args.rounds} alternating rounds.",
         "",
         "| setting | summary docs/s | x fp32 | wall s (process start to exit) | wall docs/s | x fp32 |",
