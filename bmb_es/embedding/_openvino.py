@@ -180,6 +180,20 @@ def prepare(model: Any, name: str, folder: Path) -> None:
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+    _remove_stale(folder)
+
+
+def _remove_stale(current: Path) -> None:
+    """Delete the other prepared copies of the same model (a rewritten folder, older library versions) and
+    copies in the layout before prepared.json: each holds the model's weights, tens to hundreds of MB."""
+    meta = PreparedMeta.read(current)
+    for entry in current.parent.iterdir():
+        if entry == current or entry.name.startswith(".") or not entry.is_dir():
+            continue
+        other = PreparedMeta.read(entry)
+        old_layout = other is None and (entry / "inputs.txt").is_file() and not (entry / "prepared.json").exists()
+        if old_layout or (other is not None and meta is not None and other.name == meta.name):
+            shutil.rmtree(entry, ignore_errors=True)  # a process still using it holds the model in memory
 
 
 class OpenVinoEmbedder:

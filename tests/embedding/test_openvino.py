@@ -111,7 +111,7 @@ def test_auto_takes_the_warm_path_only_after_a_passing_check(
     assert load_module._warm_openvino(tiny_model, name, None, "openvino", "bf16") is None
 
 
-def test_a_rewritten_model_is_prepared_again_and_a_damaged_copy_is_replaced(
+def test_a_rewritten_model_is_prepared_again_outdated_copies_go_and_a_damaged_copy_is_replaced(
     tiny_model: Path, data_dir: Path, tmp_path: Path
 ) -> None:
     model = tmp_path / "model"
@@ -123,10 +123,12 @@ def test_a_rewritten_model_is_prepared_again_and_a_damaged_copy_is_replaced(
     config.write_text(config.read_text())  # same bytes, new modification time: treated as a new model
     assert folder_fingerprint(model) != before
     load_embedder.cache_clear()
+    (legacy := data_dir / "cache" / "openvino" / "0123456789abcdef01234567").mkdir()
+    (legacy / "inputs.txt").write_text("input_ids attention_mask")  # a copy in the layout before prepared.json
     load_embedder(str(model), precision="fp32", backend="openvino")
-    assert len(_prepared_folders(data_dir)) == 2
+    (newest,) = _prepared_folders(data_dir)  # the outdated copy and the legacy one were removed
+    assert newest != folder and PreparedMeta.read(newest) is not None
     # Damage the newest copy: the next load prepares it again instead of failing.
-    newest = next(path for path in _prepared_folders(data_dir) if path != folder)
     (newest / "model.xml").write_text("<net>broken")
     load_embedder.cache_clear()
     again = load_embedder(str(model), precision="fp32", backend="openvino")
