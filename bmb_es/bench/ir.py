@@ -52,7 +52,7 @@ class IRSettings:
     peers: bool = True
     max_queries: int | None = None
     max_docs: int | None = None
-    batch_size: int = 32
+    batch_size: int | None = None  # None: the embedder's default, as bmb-es index uses
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -298,8 +298,12 @@ def run_dataset(dataset: IRDataset, settings: IRSettings, progress: Progress | N
         engine = EmbeddedEngine(tmp)
         bm25_run: Ranking = {}
         bm25_scores: dict[str, dict[str, float]] = {}
+        labels: set[str] = set()
         for m, model in enumerate(settings.models):
             label = model_label(model)
+            if label in labels:  # two folders with the same last name: keep both systems apart
+                label = f"{label}#{m + 1}"
+            labels.add(label)
             embedder = load_embedder(None if model == "default" else model)
             name = f"bench-{m}"
             started = time.perf_counter()

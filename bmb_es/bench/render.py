@@ -50,8 +50,8 @@ def render_ir(payload: Mapping[str, Any]) -> str:
         f"{settings['weighted_rerank']['tuning']}. MRR@5/@10 and nDCG@10 are standard (ranx); "
         "**paper MRR@10** is the paper's variant (sum of 1/rank over *every* relevant document in the top 10; "
         f"can exceed 1). p = {settings['stat_test']} paired test of MRR@10 against BM25 (ranx). Debiased sets "
-        "drop question/context pairs whose word overlap exceeds the threshold; a question stays if one of its "
-        f"contexts passes. Policy `{settings['debias']['policy']}`: {POLICIES[settings['debias']['policy']]} "
+        "drop question/context pairs whose word overlap exceeds the threshold. "
+        f"Policy `{settings['debias']['policy']}`: {POLICIES[settings['debias']['policy']]} "
         "(the other policies are in the last table, marked [policy]).\n",
     ]
     for result in payload["results"]:
@@ -235,9 +235,9 @@ SETTING_HEADERS = [
     "selected",
     "full pass docs/s",
     "encoder docs/s",
-    "x fp32",
+    "encoder x fp32",
     "ingest docs/s",
-    "x fp32",
+    "ingest x fp32",
     "MRR@10",
     "Δ fp32",
     "MRR@10 fp32 queries",
@@ -295,7 +295,8 @@ def render_embedding_settings(block: Mapping[str, Any]) -> str:
         f"{block['corpus_documents']} documents. **full pass** = docs/s of the one pass over them that the "
         f"quality figures come from; **encoder** = docs/s of `embedder.embed` over the same {block['encode_sample']} "
         f"texts (a fixed random sample), every setting once per round, median of {block['rounds']} rounds; "
-        f"**x fp32** = median over rounds of the ratio to {reference} in the same round; {ingest}. {quality}. "
+        f"**encoder/ingest x fp32** = median over rounds of the ratio to {reference} in the same round; "
+        f"{ingest}. {quality}. "
         f"**cos fp32** = cosine of each document vector to {reference}'s. **query encode** = median ms to encode "
         f"one question ({block['latency_questions']} questions, warm). **selected** = what the setting ran as "
         "(`embedder.selection`; `auto` was checked in this run with a fresh data dir, as a first use would be).\n",

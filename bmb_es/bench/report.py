@@ -168,8 +168,8 @@ def update_docs(docs: Path, out_dir: Path) -> None:
         "for each dataset and corpus: JSON with every figure, per-query values and settings, PNG plots beside "
         "them. Each section names the command that produced it; re-run it to refresh this page. A `bench speed` "
         "section also compares every encoder setting (backend/precision) on the same texts: speed, ratio to "
-        "torch/fp32 and the retrieval quality each costs. The machine was a shared 2-core VM: speed figures are "
-        "noisy (load average is printed with each run).\n\n"
+        "torch/fp32 and the retrieval quality each costs. Each section names its machine and the load average "
+        "at its start; speed figures from a shared machine are noisy.\n\n"
     )
     docs.parent.mkdir(parents=True, exist_ok=True)
     docs.write_text(header + "\n\n".join(sections), encoding="utf-8")

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from .._document import Document
+from .._errors import InputError
 from .._ingest import ingest
 from .._search import search
 from ..embedding import Embedder, embed_text, load_embedder
@@ -60,7 +61,7 @@ class SpeedSettings:
     repeats: int = 3
     ingest_repeats: int = 1
     top_k: int = 20
-    batch_size: int = 32
+    batch_size: int | None = None  # None: the embedder's default, as bmb-es index uses
     device: str | None = None
     embedding: EmbeddingSpeedSettings | None = None
 
@@ -77,7 +78,8 @@ class SpeedSettings:
             "batch_size": self.batch_size,
             "embedding": self.embedding.to_json() if self.embedding is not None else None,
             "description": (
-                f"model {self.model}, batch {self.batch_size}, {self.queries} questions x {self.repeats} warm passes "
+                f"model {self.model}, batch {self.batch_size or 'embedder default'}, {self.queries} questions "
+                f"x {self.repeats} warm passes "
                 f"(after one warm-up pass), re-rank top-{self.top_k} -> 10 hits; full ingest and embedding-only runs "
                 f"x {self.ingest_repeats}, BM25 index+write-only runs x {self.repeats}; medians reported; "
                 "peak RSS is the whole benchmark process so far (model included)"
@@ -200,7 +202,7 @@ def run_speed(settings: SpeedSettings, progress: Progress | None = None) -> dict
         resolve_device(settings.device)
     documents, read_seconds = read_documents(settings.corpus)
     if not documents:
-        raise ValueError(f"{settings.corpus}: no documents read")
+        raise InputError(f"{settings.corpus}: no documents read; give a corpus bmb-es index can read")
     questions, question_source = default_questions(settings.corpus, documents, settings.queries)
     notes = [
         f"Corpus: {settings.corpus} ({len(documents)} documents, read in {read_seconds:.2f} s = "

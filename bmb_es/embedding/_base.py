@@ -35,8 +35,11 @@ class Embedder(Protocol):
         """Tokens the encoder sees; longer text is truncated for embedding (BM25 still sees all of it)."""
         ...
 
-    def embed(self, texts: Sequence[str], batch_size: int = 32) -> Vectors:
-        """Embed ``texts``; returns an array of shape ``(len(texts), dimension)`` with unit-length rows."""
+    def embed(self, texts: Sequence[str], batch_size: int | None = None) -> Vectors:
+        """Embed ``texts``; returns an array of shape ``(len(texts), dimension)`` with unit-length rows.
+
+        ``batch_size`` ``None`` is the embedder's own default (measured per backend and device).
+        """
         ...
 
 

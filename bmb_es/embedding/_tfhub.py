@@ -86,8 +86,9 @@ class TfHubEmbedder:
         weights = mask[:, :, None].astype(np.float32)
         return np.asarray((sequence * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1.0), dtype=np.float32)
 
-    def embed(self, texts: Sequence[str], batch_size: int = 32) -> Vectors:
+    def embed(self, texts: Sequence[str], batch_size: int | None = None) -> Vectors:
         if not texts:
             return np.zeros((0, self._dimension), dtype=np.float32)
+        batch_size = batch_size or 32
         chunks = [self._run(texts[start : start + batch_size]) for start in range(0, len(texts), batch_size)]
         return normalise(np.concatenate(chunks))

@@ -283,7 +283,9 @@ def test_rendered_and_re_rendered(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     payload = run_fake(corpus, monkeypatch, [])
     markdown = render_speed(payload)
     assert "### Encoder settings on the same texts (cpu)" in markdown
-    assert "| setting | selected | full pass docs/s | encoder docs/s | x fp32 |" in markdown
+    header = "| setting | selected | full pass docs/s | encoder docs/s | encoder x fp32 | ingest docs/s "
+    header += "| ingest x fp32 |"
+    assert header in markdown
     assert "| onnx/fp32 | unavailable: backend onnx is not built in" in markdown
     assert f"| {EXPECTED_MRR:.4f} | +0.0000 |" in markdown
     assert "3 BioASQ golden questions" in markdown

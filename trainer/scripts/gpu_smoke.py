@@ -52,11 +52,14 @@ def main(argv: list[str] | None = None) -> int:
                 *("pretrain", "--data", str(root / "s"), "--init", str(minilm), "--gpus", "all"),
                 *("--steps", str(args.steps), "--batch-size", str(args.batch_size), "--out", str(root / "run")),
             ],
-            check=True,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,  # bmb-train logs its progress (and steps/s) on stderr
             text=True,
         )
         print(pretrain.stdout, end="")
+        if pretrain.returncode != 0:
+            print(f"bmb-train pretrain failed (exit {pretrain.returncode}); its output is above", file=sys.stderr)
+            return 1
         rate_lines = [line for line in pretrain.stdout.splitlines() if "steps/s" in line]
         subprocess.run([*train, "export", str(root / "run"), "--hf", str(root / "hf")], check=True)
         history = [json.loads(line) for line in (root / "run" / "metrics.jsonl").read_text().splitlines()]

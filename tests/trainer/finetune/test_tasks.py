@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from bmb_train._errors import ConfigError
 
 from tests.conftest import shared_path
 
@@ -90,7 +91,7 @@ def qa_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
     qa = QASettings(doc_stride=32, max_query_length=32)
     metrics = finetune_qa(
         settings,
-        [batches / "6B1_golden.json"],
+        [batches / "5B1_golden.json"],  # never the evaluated 6B1 questions
         qa,
         eval_files=[batches / "BioASQ-test-factoid-6b-1.json"],
         golden_files=[batches / "6B1_golden.json"],
@@ -116,6 +117,21 @@ def test_qa_trains_scores_bioasq_and_round_trips(qa_model: tuple[Path, dict[str,
     assert 1 <= len(answers) <= 3
     assert all(a["text"] in context and context[a["start"] : a["end"]] == a["text"] for a in answers)
     assert answers == sorted(answers, key=lambda a: -a["probability"])
+
+
+def test_qa_refuses_to_evaluate_on_questions_it_trains_on(tmp_path: Path) -> None:
+    from bmb_train.finetune.qa import finetune_qa
+
+    batches = shared_path("bioasq", "biobert_batches")
+    with pytest.raises(ConfigError, match="also in the training files"):
+        finetune_qa(
+            _settings(tmp_path / "model"),
+            [batches / "6B1_golden.json"],
+            eval_files=[batches / "BioASQ-test-factoid-6b-1.json"],
+            golden_files=[batches / "6B1_golden.json"],
+            log=lambda _: None,
+        )
+    assert not (tmp_path / "model").exists()  # refused before anything was written
 
 
 def test_cli_predict_qa_prints_ranked_spans(qa_model: tuple[Path, dict[str, object]]) -> None:

@@ -343,6 +343,14 @@ def finetune_qa(
     examples = [example for path in train_files for example in read_examples(path)]
     if not examples:
         raise DataError("no training examples (for golden files: no factoid answer found in a snippet)")
+    trained = {e.id.rsplit("_", 1)[0] for e in examples}
+    for golden_file in golden_files:
+        leaked = trained & {q.id for q in read_golden(golden_file)}
+        if leaked:
+            raise ConfigError(
+                f"{golden_file}: {len(leaked)} of its questions are also in the training files (e.g. "
+                f"{sorted(leaked)[0]}); evaluate on questions the model was not trained on"
+            )
     if dev_file is not None:
         dev = read_examples(dev_file)
         train_examples = examples

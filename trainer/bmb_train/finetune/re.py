@@ -131,15 +131,17 @@ def cross_validate(
     """Run folds ``1..folds`` of ``data`` (each into ``out/fold-N``); write per-fold and averaged test P/R/F1 to
     ``out/metrics.json``."""
     found = [data / str(i) for i in range(1, folds + 1)]
-    missing = [str(path) for path in found if not (path / "train.tsv").is_file()]
+    missing = [str(path) for path in found if not all((path / name).is_file() for name in ("train.tsv", "test.tsv"))]
     if missing:
-        raise DataError(f"{data}: fold folder(s) without train.tsv: {', '.join(missing[:3])}")
+        raise DataError(f"{data}: fold folder(s) without train.tsv and test.tsv: {', '.join(missing[:3])}")
     settings.out.mkdir(parents=True, exist_ok=True)
     per_fold = []
     for fold in found:
         fold_settings = replace(settings, out=settings.out / f"fold-{fold.name}")
         metrics = finetune_re_fold(fold_settings, fold, log, limit)
-        per_fold.append({"fold": fold.name, **metrics.get("test", metrics["dev"])})
+        if "test" not in metrics:  # never dev scores in the test average
+            raise DataError(f"{fold / 'test.tsv'}: no rows; every fold needs test rows for cross-validation")
+        per_fold.append({"fold": fold.name, **metrics["test"]})
     average = {
         key: statistics.fmean(float(item[key]) for item in per_fold)
         for key in ("precision", "recall", "f1", "accuracy")

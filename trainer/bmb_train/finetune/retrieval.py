@@ -230,7 +230,7 @@ class _ZeroEmbedder:
     dimension = 1
     max_length = 1
 
-    def embed(self, texts: Sequence[str], batch_size: int = 32) -> Any:
+    def embed(self, texts: Sequence[str], batch_size: int | None = None) -> Any:
         return np.ones((len(texts), 1), dtype=np.float32)
 
 
@@ -311,6 +311,11 @@ def finetune_retrieval(settings: RetrievalSettings, log: Callable[[str], None] =
     )
     if len(train) < settings.batch_size:
         raise DataError(f"only {len(train)} training questions with positives; lower --batch-size")
+    if len(dev) == 0:
+        raise DataError(
+            "no dev questions with positives (with --corpus, dev needs golden abstracts in the corpus); "
+            "give a corpus that holds the golden abstracts, or more golden questions"
+        )
     log(
         f"questions: {len(train)} train ({train.pairs} pairs), {len(dev)} dev ({dev.pairs} pairs); "
         f"{dropped} excluded as evaluation questions"
@@ -377,12 +382,10 @@ def finetune_retrieval(settings: RetrievalSettings, log: Callable[[str], None] =
             queries = [train.questions[i] for i in chosen]
             positives = [rng.choice(train.positives[i]) for i in chosen]
             columns = [queries, positives]
-            if train.negatives:
-                negatives = [
-                    rng.choice(train.negatives[i]) if train.negatives[i] else rng.choice(train.positives[j])
-                    for i, j in zip(chosen, chosen[1:] + chosen[:1], strict=True)
-                ]
-                columns.append(negatives)
+            # Hard negatives only when every question of the batch has one: borrowing another question's text
+            # could hand a question its own relevant passage as a negative.
+            if train.negatives and all(train.negatives[i] for i in chosen):
+                columns.append([rng.choice(train.negatives[i]) for i in chosen])
             features = [model.preprocess(texts) for texts in columns]
             loss = loss_fn(features, torch.empty(0))
             optimizer.zero_grad()
