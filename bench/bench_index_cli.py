@@ -15,6 +15,7 @@ import argparse
 import os
 import platform
 import re
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -25,7 +26,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SETTINGS = {"auto": [], "fp32 torch": ["--precision", "fp32", "--backend", "torch"]}
-SUMMARY = re.compile(r"read ([\d,]+).*?\(([\d.]+) docs/s")
+SUMMARY = re.compile(r"read ([\d,]+).*?\(([\d,.]+) docs/s", re.DOTALL)  # the summary may wrap
 
 
 def run_index(corpus: Path, home: Path, extra: list[str]) -> tuple[float, int, float]:
@@ -40,30 +41,39 @@ def run_index(corpus: Path, home: Path, extra: list[str]) -> tuple[float, int, f
     match = SUMMARY.search(output)
     if done.returncode != 0 or match is None:
         raise SystemExit(f"bmb-es index failed (exit {done.returncode}): {output[-500:]}")
-    return wall, int(match.group(1).replace(",", "")), float(match.group(2))
+    return wall, int(match.group(1).replace(",", "")), float(match.group(2).replace(",", ""))
+
+
+def gpu_name() -> str:
+    """The GPU that ``bmb-es index`` would use (its default device)."""
+    import torch
+
+    return f"GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else "no GPU torch can use"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=REPO.parent / "shared" / "data" / "bioasq" / "pubmed")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--model", default=None, help="Model folder or id (default: the default model)")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     args = parser.parse_args()
-    from bmb_es.embedding._hardware import cpu_model
+    from bmb_es.embedding._hardware import cpu_model, gpu_present
 
     if not args.corpus.exists():
         print(f"error: --corpus {args.corpus}: no such file or folder", file=sys.stderr)
         return 3
+    model = ["--model", args.model] if args.model else []
     home = Path(tempfile.mkdtemp(prefix="bench-index-cli-"))
     try:
-        first = run_index(args.corpus, home, [])
+        first = run_index(args.corpus, home, model)
         print(f"untimed first run (checks and prepares the encoder): {first[0]:.1f} s wall", flush=True)
         walls: dict[str, list[float]] = {name: [] for name in SETTINGS}
         rates: dict[str, list[float]] = {name: [] for name in SETTINGS}
         documents = first[1]
         for round_number in range(1, args.rounds + 1):
             for name, extra in SETTINGS.items():
-                wall, documents, rate = run_index(args.corpus, home, extra)
+                wall, documents, rate = run_index(args.corpus, home, [*model, *extra])
                 walls[name].append(wall)
                 rates[name].append(rate)
                 print(f"round {round_number} {name}: {rate:.1f} docs/s (summary), {wall:.1f} s wall", flush=True)
@@ -73,8 +83,8 @@ def main() -> int:
     lines = [
         f"# `bmb-es index` end to end ({time.strftime('%Y-%m-%dT%H%M%SZ', time.gmtime())})",
         "",
-        f"Command: `python bench/bench_index_cli.py --corpus {args.corpus} --rounds {args.rounds}`",
-        f"Machine: {cpu_model()}, {os.cpu_count()} CPUs, Python "
+        f"Command: `python bench/bench_index_cli.py {shlex.join(sys.argv[1:])}`",
+        f"Machine: {cpu_model()}, {os.cpu_count()} CPUs, {gpu_name() if gpu_present() else 'no GPU'}, Python "
         f"{platform.python_version()}; {documents:,} documents; medians of {args.rounds} alternating rounds.",
         "",
         "| setting | summary docs/s | x fp32 | wall s (process start to exit) | wall docs/s | x fp32 |",

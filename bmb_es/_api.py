@@ -46,7 +46,7 @@ def index_path(
     ``precision``/``backend``/``device`` choose how the model runs (see :func:`bmb_es.embedding.load_embedder`);
     ``shard`` (``"i/n"`` or a :class:`~bmb_es._ingest.Shard`) indexes only that deterministic part of the
     corpus, for parallel ingest into one cluster index or into shard indices joined by :func:`merge_indices`.
-    ``batch_size`` ``None`` is the embedder's default (32 on a CPU, 256 on a GPU).
+    ``batch_size`` ``None`` is the embedder's default (16 OpenVINO, 32 torch CPU, 512 GPU).
     """
     plan = plan_corpus(path, format, field_map)
     engine = engine if engine is not None else open_engine()  # a cluster when BMB_ES_URL/BMB_OS_URL is set

@@ -219,7 +219,7 @@ def ingest(
     embedder
         The model that embeds ``embed_fields`` of each document.
     batch_size
-        Texts per encoder batch; ``None``: the embedder's ``default_batch_size`` (32 on a CPU, 256 on a GPU).
+        Texts per encoder batch; ``None``: the embedder's ``default_batch_size`` (16 OpenVINO, 32 torch CPU, 512 GPU).
     chunk_size
         Records looked up, embedded and written together; texts of a chunk are sorted by token count into
         batches (length bucketing), so bigger chunks waste less padding. Order and ids are kept.

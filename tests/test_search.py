@@ -60,3 +60,21 @@ def test_rerank_encodes_the_question_once_and_answers_as_the_body_it_reports(
 def test_an_encoder_error_reaches_the_caller(engine: EmbeddedEngine) -> None:
     with pytest.raises(RuntimeError, match="encoder broke"):
         search(engine, "t", "lung", embedder=HandEncoder(fail=True))
+
+
+@pytest.mark.parametrize(("device", "expected"), [((), "cpu"), (("cuda:1",), "cuda:1"), ((None,), None)])
+def test_the_question_encoder_loads_on_the_cpu_unless_told_otherwise(
+    engine: EmbeddedEngine, monkeypatch: pytest.MonkeyPatch, device: tuple[str | None, ...], expected: str | None
+) -> None:
+    import bmb_es._search as search_module
+
+    asked: list[tuple[str | None, str | None]] = []
+
+    def load(model: str | None = None, device: str | None = None) -> HandEncoder:
+        asked.append((model, device))
+        return HandEncoder()
+
+    monkeypatch.setattr(search_module, "load_embedder", load)
+    result = search(engine, "t", "lung", rerank=True, **({"device": device[0]} if device else {}))
+    assert asked == [(META.model, expected)]
+    assert result.hits

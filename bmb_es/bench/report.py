@@ -136,7 +136,7 @@ def machine_line(payload: Mapping[str, Any]) -> str:
 
 
 def _latest_per_datasets(out_dir: Path, suite: str) -> list[Path]:
-    """The newest Markdown result of ``suite`` for each distinct dataset list (speed: for each corpus)."""
+    """The newest Markdown result of ``suite`` for each distinct dataset list (speed: each corpus and device)."""
     chosen: dict[str, Path] = {}
     for path in sorted(out_dir.glob(f"{suite}-*.json"), reverse=True):
         try:
@@ -145,8 +145,9 @@ def _latest_per_datasets(out_dir: Path, suite: str) -> list[Path]:
             continue
         if suite == "ir":
             key = ",".join(result["dataset"]["name"] for result in payload.get("results", []))
-        else:
-            key = str(payload.get("settings", {}).get("corpus"))
+        else:  # a GPU run of the same corpus is its own section
+            settings = payload.get("settings", {})
+            key = f"{settings.get('corpus')}|{settings.get('device')}"
         markdown = path.with_suffix(".md")
         if key not in chosen and markdown.is_file():
             chosen[key] = markdown

@@ -88,7 +88,10 @@ def index_command(
         str, typer.Option("--embed-fields", help="Comma-separated fields whose text is embedded.")
     ] = "title,abstract",
     batch_size: Annotated[
-        int | None, typer.Option("--batch-size", min=1, help="Texts per encoder batch (default: 32 CPU, 256 GPU).")
+        int | None,
+        typer.Option(
+            "--batch-size", min=1, help="Texts per encoder batch (default: 16 OpenVINO, 32 torch CPU, 512 GPU)."
+        ),
     ] = None,
     precision: PrecisionOption = "auto",
     backend: BackendOption = "auto",
@@ -195,6 +198,12 @@ def query_command(
     model: ModelOption = None,
     precision: PrecisionOption = "auto",
     backend: BackendOption = "auto",
+    device: Annotated[
+        str,
+        typer.Option(
+            "--device", help="Where the question is encoded: cpu (default: fastest for one question), cuda, cuda:N."
+        ),
+    ] = "cpu",
     data_dir: DataDirOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print hits as JSON.")] = False,
     explain: Annotated[
@@ -218,7 +227,7 @@ def query_command(
             from ..embedding import load_embedder
 
             # Any verified backend/precision of the index's model may encode the question.
-            embedder = load_embedder(model or engine.index_meta(index).model, None, precision, backend)
+            embedder = load_embedder(model or engine.index_meta(index).model, device, precision, backend)
         result = search(
             engine,
             index,

@@ -222,6 +222,10 @@ def speed_command(
             "--compare-docs", min=0, help="Documents the setting comparison uses, the first N (0: all); MRR@10 on them."
         ),
     ] = 0,
+    batch_size: Annotated[
+        int | None,
+        typer.Option("--batch-size", min=1, help="Texts per encoder batch (default: each encoder's own)."),
+    ] = None,
     no_compare: Annotated[bool, typer.Option("--no-compare", help="Skip the per-setting comparison.")] = False,
     out: OutOption = Path("bench/results"),
     docs: DocsOption = None,
@@ -253,6 +257,7 @@ def speed_command(
         ingest_sample=ingest_sample,
         rounds=repeats,
         latency_questions=queries,
+        batch_size=batch_size,
     )
     settings = SpeedSettings(
         corpus=corpus,
@@ -263,6 +268,7 @@ def speed_command(
         ingest_repeats=ingest_repeats,
         top_k=top_k,
         device=device,
+        batch_size=batch_size,
         embedding=None if no_compare else compare,
     )
     console = Console(stderr=True)

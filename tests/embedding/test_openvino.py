@@ -16,6 +16,7 @@ import pytest
 from bmb_es.embedding import _load as load_module
 from bmb_es.embedding import default_model_path, load_embedder
 from bmb_es.embedding._openvino import OpenVinoEmbedder, PreparedMeta, folder_fingerprint, openvino_available
+from bmb_es.embedding._tokens import pad_batch
 from bmb_es.embedding._verify import VERDICTS_FILE
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not openvino_available(), reason="openvino is not installed")]
@@ -65,7 +66,7 @@ def test_prepared_tokenizer_gives_the_ids_the_model_was_trained_with(
     assert isinstance(embedder, OpenVinoEmbedder)
     model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
     expected = model[0].preprocess(TEXTS)
-    ours = embedder._arrays(embedder._tokenizer.encode_batch(TEXTS))  # the exact model inputs
+    ours = pad_batch(embedder._tokenizer.encode_batch(TEXTS), embedder._meta.inputs, embedder._meta.pad_id)
     for name, array in zip(PreparedMeta.read(embedder.folder).inputs, ours, strict=True):  # type: ignore[union-attr]
         assert np.array_equal(array, expected[name].numpy()), name
 
@@ -148,3 +149,18 @@ def test_concurrent_calls_give_the_vectors_of_sequential_ones(tiny_model: Path, 
             got = list(pool.map(lambda texts: embedder.embed(texts, batch_size=4), calls))
             for mine, theirs in zip(got, expected, strict=True):
                 assert np.allclose(mine, theirs, atol=1e-6)
+
+
+def test_questions_take_the_warm_path_on_a_gpu_machine(
+    tiny_model: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bmb_es._search import QUESTION_DEVICE
+
+    monkeypatch.setattr(load_module, "cpu_has_fast_bf16", lambda: True)
+    monkeypatch.setattr(load_module, "gpu_present", lambda: True)  # torch could pick a GPU: not for questions
+    name = str(tiny_model.resolve())
+    assert QUESTION_DEVICE == "cpu"
+    checked = load_embedder(str(tiny_model), QUESTION_DEVICE)  # the first question checks and prepares
+    assert "openvino bf16 (auto: mean cosine" in getattr(checked, "selection", "")
+    warm = load_module._warm_openvino(tiny_model, name, QUESTION_DEVICE, "auto", "auto")
+    assert warm is not None and getattr(warm, "selection", "") == getattr(checked, "selection", "")
