@@ -201,6 +201,7 @@ def _size_table(payload: Mapping[str, Any]) -> str:
                 run["rerank"]["p50_ms"],
                 run["rerank"]["p95_ms"],
                 run["encode"]["p50_ms"],
+                run.get("rerank_given_vector", {}).get("p50_ms"),
                 run["peak_rss_mib"],
             ]
         )
@@ -217,6 +218,7 @@ def _size_table(payload: Mapping[str, Any]) -> str:
             "BM25+re-rank p50 ms",
             "BM25+re-rank p95 ms",
             "question encode p50 ms",
+            "re-rank search, vector given, p50 ms",
             "peak RSS MiB",
         ],
         rows,

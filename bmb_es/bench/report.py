@@ -136,7 +136,7 @@ def machine_line(payload: Mapping[str, Any]) -> str:
 
 
 def _latest_per_datasets(out_dir: Path, suite: str) -> list[Path]:
-    """The newest Markdown result of ``suite`` for each distinct dataset list (speed: each corpus and device)."""
+    """The newest Markdown result of ``suite`` per dataset list (speed: per corpus, device, with/without comparison)."""
     chosen: dict[str, Path] = {}
     for path in sorted(out_dir.glob(f"{suite}-*.json"), reverse=True):
         try:
@@ -145,9 +145,10 @@ def _latest_per_datasets(out_dir: Path, suite: str) -> list[Path]:
             continue
         if suite == "ir":
             key = ",".join(result["dataset"]["name"] for result in payload.get("results", []))
-        else:  # a GPU run of the same corpus is its own section
+        else:  # a GPU run, and a run with the encoder-setting comparison, of the same corpus: each its own section
             settings = payload.get("settings", {})
-            key = f"{settings.get('corpus')}|{settings.get('device')}"
+            corpus = "/".join(Path(str(settings.get("corpus"))).parts[-2:])  # the same folder, however it was named
+            key = f"{corpus}|{settings.get('device')}|{settings.get('embedding') is None}"
         markdown = path.with_suffix(".md")
         if key not in chosen and markdown.is_file():
             chosen[key] = markdown

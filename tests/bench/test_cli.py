@@ -78,7 +78,7 @@ def test_bench_speed_cli_tiny(tmp_path: Path, data_dir: Path) -> None:
     result = CliRunner().invoke(
         app,
         ["bench", "speed", "--corpus", str(corpus), "--sizes", "5,12", "--queries", "3", "--repeats", "1",
-         "--no-compare", "--out", str(out), "-q"],
+         "--batch-size", "4", "--no-compare", "--out", str(out), "-q"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     [json_path] = out.glob("speed-*.json")
@@ -88,3 +88,7 @@ def test_bench_speed_cli_tiny(tmp_path: Path, data_dir: Path) -> None:
     assert large["ingest_docs_per_s"] > 0 and large["rerank"]["p50_ms"] > 0
     assert "repeat its documents" in result.output
     assert "embedding_settings" not in payload and payload["settings"]["embedding"] is None
+    assert payload["settings"]["batch_size"] == 4
+    # The re-ranked search with the question's vector given: what a search costs beyond encoding.
+    assert large["rerank_given_vector"]["p50_ms"] > 0 and large["rerank_given_vector"]["passes"] == 1
+    assert "re-rank search, vector given, p50 ms" in result.output
