@@ -31,7 +31,7 @@ def index_path(
     field_map: Mapping[str, str] | None = None,
     embed_fields: Sequence[str] = DEFAULT_EMBED_FIELDS,
     batch_size: int | None = None,
-    commit_every: int = 2048,
+    commit_every: int | None = None,
     reject_log: str | Path | None = None,
     on_progress: ProgressCallback | None = None,
     precision: Precision = "auto",

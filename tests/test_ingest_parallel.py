@@ -244,3 +244,44 @@ def test_cli_shards_and_merge(tmp_path: Path) -> None:
     assert merged["written"] == 30 and merged["duplicates"] == 0
     hits = bmb("query", "--rerank", "lung injury", "-i", "all", "--precision", "bf16")
     assert hits["hits"]
+
+
+class CommitCounter(EmbeddedEngine):
+    """Records how many documents are visible after each commit."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.visible_after_commits: list[int] = []
+
+    def commit(self, name: str) -> None:
+        super().commit(name)
+        self.visible_after_commits.append(self.count(name))
+
+
+@pytest.mark.parametrize(
+    ("commit_every", "pace", "expected"),
+    [
+        (100, None, [128, 250, 250]),  # as asked: after the chunk reaching 100 uncommitted documents, and at the end
+        (None, (100, 0.0), [128, 250, 250]),  # default, fast encoder: enough documents and enough time both hold
+        (None, (100, 3600.0), [250]),  # default, documents come faster than the time floor: only the final commit
+    ],
+)
+def test_commits_follow_the_count_asked_or_the_default_documents_and_seconds(
+    data_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    commit_every: int | None,
+    pace: tuple[int, float] | None,
+    expected: list[int],
+) -> None:
+    import bmb_es._ingest as ingest_module
+
+    if pace is not None:
+        monkeypatch.setattr(ingest_module, "COMMIT_DOCUMENTS", pace[0])
+        monkeypatch.setattr(ingest_module, "COMMIT_SECONDS", pace[1])
+    corpus = tmp_path / "c.jsonl"
+    _write_corpus(corpus, 250)
+    engine = CommitCounter()
+    summary = ingest(read_corpus(corpus), engine, "t", HashEmbedder(), chunk_size=64, commit_every=commit_every)
+    assert summary.indexed == 250
+    assert engine.visible_after_commits == expected

@@ -105,8 +105,13 @@ def index_command(
         ),
     ] = None,
     commit_every: Annotated[
-        int, typer.Option("--commit-every", min=1, help="Documents between commits (resume points).")
-    ] = 2048,
+        int | None,
+        typer.Option(
+            "--commit-every",
+            min=1,
+            help="Documents between commits (resume points). Default: every 2,048 documents or 2 s, whichever later.",
+        ),
+    ] = None,
     reject_log: Annotated[
         Path | None, typer.Option("--reject-log", help="Where rejected records are logged (JSON Lines).")
     ] = None,
