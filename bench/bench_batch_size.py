@@ -13,20 +13,17 @@ and the docs/s of tokenising alone. Writes ``bench/results/batch-size-<UTC time>
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
 from pathlib import Path
 
-from bmb_es import BmbError, InputError
+from bmb_es import BmbError
 from bmb_es.bench.batch_size import render_batch_sizes, sweep_batch_sizes
-from bmb_es.bench.embedding_speed import parse_setting, resolve_device
 from bmb_es.bench.report import envelope, write_results
-from bmb_es.bench.speed import read_documents
-from bmb_es.embedding import embed_text, load_embedder
+from bmb_es.bench.scripts import add_encoder_options, check_setting, command_line, open_encoder
+from bmb_es.embedding import embed_text
 from bmb_es.embedding._hardware import hardware_id
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_CORPUS = REPO.parent / "shared" / "data" / "bioasq" / "pubmed"
 
 
 def _sizes(text: str) -> list[int]:
@@ -38,36 +35,29 @@ def _sizes(text: str) -> list[int]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
-    parser.add_argument("--model", default="default")
-    parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda if available, else cpu)")
-    parser.add_argument("--setting", default="auto/auto", help="backend/precision (default auto/auto)")
+    add_encoder_options(parser, REPO)
     parser.add_argument("--sizes", default="8,16,32,64,128", help="Batch sizes, comma-separated")
     parser.add_argument("--limit", type=int, default=1024, help="Texts encoded per size per round (0: all)")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     args = parser.parse_args(argv)
+    backend, precision = check_setting(parser, args)
     try:
-        backend, precision = parse_setting(args.setting)
         sizes = _sizes(args.sizes)
     except ValueError as error:
         parser.error(str(error))
     try:
-        device = resolve_device(args.device)
-        documents, _ = read_documents(args.corpus)
-        texts = [embed_text(document) for document in (documents[: args.limit] if args.limit else documents)]
-        if not texts:
-            raise InputError(f"{args.corpus}: no documents to encode")
-        model = None if args.model == "default" else args.model
-        embedder = load_embedder(model, device=device, precision=precision, backend=backend)
+        encoder = open_encoder(args, backend, precision)
     except BmbError as error:  # no GPU for --device cuda (exit 2), a corpus or model that cannot be read
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code
-    command = "python bench/bench_batch_size.py " + " ".join(shlex.quote(arg) for arg in (argv or sys.argv[1:]))
-    payload = envelope("batch-size", command.strip(), vars(args) | {"corpus": str(args.corpus), "out": str(args.out)})
-    payload["hardware"] = hardware_id(device)
+    documents = encoder.documents[: args.limit] if args.limit else encoder.documents
+    texts = [embed_text(document) for document in documents]
+    embedder = encoder.embedder
+    settings = vars(args) | {"corpus": str(args.corpus), "out": str(args.out)}
+    payload = envelope("batch-size", command_line("bench_batch_size.py", argv), settings)
+    payload["hardware"] = hardware_id(encoder.device)
     payload["embedder"] = f"{embedder.name}, {getattr(embedder, 'selection', args.setting)}"
-    payload["batch_sizes"] = sweep_batch_sizes(embedder, texts, sizes, args.rounds, device)
+    payload["batch_sizes"] = sweep_batch_sizes(embedder, texts, sizes, args.rounds, encoder.device)
     markdown = render_batch_sizes(payload)
     json_path, md_path = write_results(args.out, "batch-size", payload, markdown)
     print(markdown)

@@ -6,7 +6,8 @@ Each round runs, in a fresh process and into a fresh index, ``bmb-es index CORPU
 (``auto``) and with ``--precision fp32 --backend torch``, alternating so that a shared machine's load hits both
 alike. The data dir is a temporary one, prepared once by an untimed first ``auto`` run (the one-off fp32 check
 and OpenVINO conversion a first use pays); the timed runs are warm starts, as every later run is. Reports the
-median of each figure and the median per-round ratio, and writes ``bench/results/index-cli-<UTC stamp>.md``.
+median of each figure and the median per-round ratio, and writes ``bench/results/index-cli-<UTC time>.json``
+and ``.md``.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SETTINGS = {"auto": [], "fp32 torch": ["--precision", "fp32", "--backend", "torch"]}
-SUMMARY = re.compile(r"read ([\d,]+).*?\(([\d,.]+) docs/s", re.DOTALL)  # the summary may wrap
+SUMMARY = re.compile(r"read ([\d,]+).*?\(([\d,.]+) docs/s")  # on the output with whitespace collapsed
 
 
 def run_index(corpus: Path, home: Path, extra: list[str]) -> tuple[float, int, float]:
@@ -79,11 +80,16 @@ def main() -> int:
                 print(f"round {round_number} {name}: {rate:.1f} docs/s (summary), {wall:.1f} s wall", flush=True)
     finally:
         shutil.rmtree(home, ignore_errors=True)
+    from bmb_es.bench.report import envelope, write_results
+
+    settings = vars(args) | {"corpus": str(args.corpus), "out": str(args.out)}
+    payload = envelope("index-cli", f"python bench/bench_index_cli.py {shlex.join(sys.argv[1:])}", settings)
+    payload.update({"documents": documents, "wall_seconds": walls, "summary_docs_per_s": rates})
     base = "fp32 torch"
     lines = [
-        f"# `bmb-es index` end to end ({time.strftime('%Y-%m-%dT%H%M%SZ', time.gmtime())})",
+        f"# `bmb-es index` end to end ({payload['created']})",
         "",
-        f"Command: `python bench/bench_index_cli.py {shlex.join(sys.argv[1:])}`",
+        f"Command: `{payload['command']}`",
         f"Machine: {cpu_model()}, {os.cpu_count()} CPUs, {gpu_name() if gpu_present() else 'no GPU'}, Python "
         f"{platform.python_version()}; {documents:,} documents; medians of {args.rounds} alternating rounds.",
         "",
@@ -99,10 +105,8 @@ def main() -> int:
             f"{documents / wall:.1f} | {wall_ratio:.2f} |"
         )
     report = "\n".join(lines) + "\n"
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"index-cli-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.md"
-    path.write_text(report, encoding="utf-8")
-    print(report + f"\nwritten: {path}")
+    json_path, md_path = write_results(args.out, "index-cli", payload, report)
+    print(report + f"\nwritten: {json_path}, {md_path}")
     return 0
 
 

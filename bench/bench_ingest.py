@@ -12,48 +12,30 @@ documents or 2 s, whichever comes later) and round, in turn:
   committing alone: the ceiling the encoder cannot lift.
 
 Medians per policy. With a fast encoder (a GPU) ingest approaches the write-only figure; on a CPU encoder the
-two differ by the encoder's cost. Writes ``bench/results/ingest-<UTC time>.md``.
+two differ by the encoder's cost. Writes ``bench/results/ingest-<UTC time>.json`` and ``.md``.
 """
 
 from __future__ import annotations
 
 import argparse
-import shlex
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from bmb_es import BmbError, InputError
+from bmb_es import BmbError
 from bmb_es._ingest import COMMIT_DOCUMENTS, COMMIT_SECONDS, ingest
-from bmb_es.bench.embedding_speed import parse_setting, resolve_device
-from bmb_es.bench.report import envelope, machine_line, md_table
-from bmb_es.bench.speed import read_documents, scaled
-from bmb_es.embedding import Embedder, embed_text, load_embedder
+from bmb_es.bench.report import envelope, machine_line, md_table, write_results
+from bmb_es.bench.scripts import add_encoder_options, check_setting, command_line, open_encoder
+from bmb_es.bench.speed import Precomputed, scaled
+from bmb_es.embedding import embed_text
 from bmb_es.embedding._hardware import hardware_id
 from bmb_es.engines import EmbeddedEngine
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_CORPUS = REPO.parent / "shared" / "data" / "bioasq" / "pubmed"
-
-
-class Precomputed:
-    """The encoder's vectors, looked up by text: an ingest that costs no encoding."""
-
-    def __init__(self, embedder: Embedder, texts: Sequence[str], vectors: np.ndarray) -> None:
-        self.name = embedder.name
-        self.dimension = embedder.dimension
-        self.max_length = embedder.max_length
-        self.backend = getattr(embedder, "backend", None)
-        self.precision = getattr(embedder, "precision", None)
-        self._vectors = dict(zip(texts, vectors, strict=True))
-
-    def embed(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
-        return np.stack([self._vectors[text] for text in texts])
 
 
 def _policy(text: str) -> int | None:
@@ -65,35 +47,31 @@ def _policy(text: str) -> int | None:
     return value
 
 
+def _label(policy: int | None) -> str:
+    return f"every {policy:,} documents" if policy else f"default ({COMMIT_DOCUMENTS:,} docs or {COMMIT_SECONDS:g} s)"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
-    parser.add_argument("--model", default="default")
-    parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda if available, else cpu)")
-    parser.add_argument("--setting", default="auto/auto", help="backend/precision (default auto/auto)")
+    add_encoder_options(parser, REPO)
     parser.add_argument("--copies", type=int, default=1, help="The corpus this many times, with new ids")
     parser.add_argument("--commit", default="2048,default", help="Commit policies, comma-separated")
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     args = parser.parse_args(argv)
+    backend, precision = check_setting(parser, args)
     try:
-        backend, precision = parse_setting(args.setting)
         policies = [_policy(part.strip()) for part in args.commit.split(",") if part.strip()]
     except ValueError as error:
         parser.error(f"{error} (--commit: document counts or 'default', e.g. 2048,default)")
     if not policies or args.copies < 1 or args.rounds < 1:
         parser.error("need at least one --commit policy, --copies >= 1 and --rounds >= 1")
     try:
-        device = resolve_device(args.device)
-        documents, _ = read_documents(args.corpus)
-        if not documents:
-            raise InputError(f"{args.corpus}: no documents to index")
-        documents = scaled(documents, len(documents) * args.copies)
-        model = None if args.model == "default" else args.model
-        embedder = load_embedder(model, device=device, precision=precision, backend=backend)
-    except BmbError as error:
+        encoder = open_encoder(args, backend, precision)
+    except BmbError as error:  # no GPU for --device cuda (exit 2), a corpus or model that cannot be read
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code
+    embedder = encoder.embedder
+    documents = scaled(encoder.documents, len(encoder.documents) * args.copies)
     texts = [embed_text(document) for document in documents]
     started = time.perf_counter()
     vectors = np.asarray(embedder.embed(texts))  # also warms the encoder up for every batch shape
@@ -102,26 +80,33 @@ def main(argv: list[str] | None = None) -> int:
     rates: dict[int | None, dict[str, list[float]]] = {policy: {"ingest": [], "write": []} for policy in policies}
     for round_number in range(args.rounds):
         for policy in policies:
-            for kind, encoder in (("ingest", embedder), ("write", precomputed)):
+            for kind, encoding in (("ingest", embedder), ("write", precomputed)):
                 with tempfile.TemporaryDirectory(prefix="bench-ingest-") as folder:
                     engine = EmbeddedEngine(folder)
-                    summary = ingest(documents, engine, "bench", encoder, commit_every=policy)
+                    summary = ingest(documents, engine, "bench", encoding, commit_every=policy)
                     engine.close()
                 rate = summary.read / summary.seconds
                 rates[policy][kind].append(rate)
-                label = policy or "default"
-                print(f"round {round_number + 1}, commit {label}, {kind}: {rate:.0f} docs/s", flush=True)
-    command = "python bench/bench_ingest.py " + " ".join(shlex.quote(arg) for arg in (argv or sys.argv[1:]))
-    payload = envelope("ingest", command.strip(), {})
-    rows = [
-        [
-            f"every {policy:,} documents" if policy else f"default ({COMMIT_DOCUMENTS:,} docs or {COMMIT_SECONDS:g} s)",
-            statistics.median(rates[policy]["ingest"]),
-            statistics.median(rates[policy]["write"]),
-            ", ".join(f"{value:.0f}" for value in rates[policy]["ingest"]),
-        ]
-        for policy in policies
+                print(f"round {round_number + 1}, commit {policy or 'default'}, {kind}: {rate:.0f} docs/s", flush=True)
+    settings = vars(args) | {"corpus": str(args.corpus), "out": str(args.out)}
+    payload = envelope("ingest", command_line("bench_ingest.py", argv), settings)
+    payload["hardware"] = hardware_id(encoder.device)
+    payload["embedder"] = f"{embedder.name}, {getattr(embedder, 'selection', args.setting)}"
+    payload["documents"] = len(documents)
+    payload["policies"] = [
+        {
+            "commit": _label(policy),
+            "commit_every": policy,
+            "ingest_docs_per_s": runs["ingest"],
+            "write_docs_per_s": runs["write"],
+        }
+        for policy, runs in rates.items()
     ]
+    rows = [
+        [row["commit"], statistics.median(row["ingest_docs_per_s"]), statistics.median(row["write_docs_per_s"]),
+         ", ".join(f"{value:.0f}" for value in row["ingest_docs_per_s"])]
+        for row in payload["policies"]
+    ]  # fmt: skip
     markdown = "\n".join(
         [
             "# Whole ingest and its writer's ceiling, per commit policy",
@@ -129,16 +114,14 @@ def main(argv: list[str] | None = None) -> int:
             f"`{payload['command']}`",
             "",
             machine_line(payload),
-            f"Encoder: {embedder.name}, {getattr(embedder, 'selection', args.setting)} on {hardware_id(device)}. "
+            f"Encoder: {payload['embedder']} on {payload['hardware']}. "
             f"{len(documents):,} documents ({args.copies} x the corpus), medians of {args.rounds} rounds.",
             "",
             md_table(["commit", "ingest docs/s", "write-only docs/s", "ingest rounds docs/s"], rows),
         ]
     )
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"ingest-{payload['created']}.md"
-    path.write_text(markdown, encoding="utf-8")
-    print(markdown + f"\nwritten: {path}")
+    json_path, md_path = write_results(args.out, "ingest", payload, markdown)
+    print(markdown + f"\nwrote {json_path}, {md_path}")
     return 0
 
 

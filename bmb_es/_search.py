@@ -12,9 +12,9 @@ from .embedding import Embedder, load_embedder
 from .engines import Engine, as_engine
 from .query import DEFAULT_FIELDS, QuerySpec, Rerank, ScoreMode, build_body
 
-# One question at a time encodes faster on the CPU than on a GPU (H200, fp16: 4.8 ms p50; OpenVINO bf16 on 2 CPU
-# cores: 2.3 ms), and a CPU load skips CUDA's start-up and can take the warm OpenVINO path (a query process on a
-# GPU machine: 14 s to an answer on the GPU). Pass an embedder or ``device`` to choose otherwise.
+# One question at a time encodes faster on the CPU than on a GPU (H200, fp16: 5-7.5 ms p50; OpenVINO bf16 on 2 CPU
+# cores: 2.2 ms), and a CPU load can take the warm OpenVINO path that imports no torch (1.2-1.6 s from process start
+# to answer, where a torch load took 12-15 s on the H200 machine). Pass an embedder or ``device`` to choose otherwise.
 QUESTION_DEVICE = "cpu"
 
 

@@ -114,15 +114,25 @@ def percentile(values: Sequence[float], q: float) -> float:
     return float(np.percentile(np.asarray(values, dtype=float), q)) if values else 0.0
 
 
-class _GivenVectors:
-    """Answers each latency question with its vector, encoded beforehand: a search's cost without encoding."""
+class Precomputed:
+    """Vectors computed beforehand, looked up by text: an embedder that costs nothing, to time what is left.
 
-    def __init__(self, embedder: Embedder, questions: Sequence[str]) -> None:
+    Parameters
+    ----------
+    embedder
+        The embedder the vectors came from (its name, dimension and setting are reported as its own).
+    texts, vectors
+        The texts and their vectors, row by row (texts are matched with surrounding whitespace stripped, as
+        :func:`bmb_es.search` strips the question).
+    """
+
+    def __init__(self, embedder: Embedder, texts: Sequence[str], vectors: np.ndarray) -> None:
         self.name = embedder.name
         self.dimension = embedder.dimension
         self.max_length = embedder.max_length
-        asked = [question.strip() for question in questions]  # search() encodes the stripped question
-        self._vectors = dict(zip(asked, np.asarray(embedder.embed(asked)), strict=True))
+        self.backend = getattr(embedder, "backend", None)
+        self.precision = getattr(embedder, "precision", None)
+        self._vectors = dict(zip((text.strip() for text in texts), np.asarray(vectors), strict=True))
 
     def embed(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
         return np.stack([self._vectors[text.strip()] for text in texts])
@@ -281,7 +291,7 @@ def _run_sizes(
                 write_sizes.append(mib)
             report(f"{size} docs: BM25 index+write only", settings.repeats, settings.repeats)
             # What a search costs beyond encoding: the same re-ranked search with the question's vector given.
-            given = _GivenVectors(embedder, questions)
+            given = Precomputed(embedder, questions, np.asarray(embedder.embed([q.strip() for q in questions])))
             timings: dict[str, list[list[float]]] = {"bm25": [], "rerank": [], "encode": [], "rerank_given": []}
             for warm in range(settings.repeats + 1):
                 report(f"{size} docs: query latency", warm, settings.repeats + 1)

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from ._bucket import length_order
+
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 # Truncation, accents, case, an empty text and a text far past any max length: what tokenizers get wrong first.
 PROBES = (
@@ -134,8 +136,6 @@ def sorted_batches(
     slice_size
         Texts tokenised together; batches are length-sorted within a slice, so make it several batches.
     """
-    from ._bucket import length_order
-
     # The first slice is one batch, so the encoder starts after tokenising one batch, not a whole slice.
     bounds = [0, *range(min(batch_size, len(texts)), len(texts), slice_size), len(texts)]
     slices = [range(start, stop) for start, stop in pairwise(bounds) if stop > start]

@@ -35,6 +35,10 @@ def test_the_script_measures_each_commit_policy_and_writes_a_page(
     text = page.read_text(encoding="utf-8")
     assert "60 documents (2 x the corpus)" in text
     assert "| every 16 documents |" in text and "| default (2,048 docs or 2 s) |" in text
+    (results,) = out.glob("ingest-*.json")
+    payload = json.loads(results.read_text(encoding="utf-8"))
+    assert payload["documents"] == 60 and [row["commit_every"] for row in payload["policies"]] == [16, None]
+    assert all(len(row["ingest_docs_per_s"]) == len(row["write_docs_per_s"]) == 1 for row in payload["policies"])
     printed = capsys.readouterr().out
     for policy in ("16", "default"):
         for kind in ("ingest", "write"):
