@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ._config import DEFAULT_INDEX, data_dir
-from ._document import Document
 from ._errors import IndexNotFoundError, InputError
 from ._ingest import IngestSummary, ProgressCallback, Shard, default_reject_log, ingest
 from .embedding import DEFAULT_EMBED_FIELDS, Backend, Embedder, Precision, load_embedder
-from .engines import EmbeddedEngine, Engine, IndexedDocument, IndexMeta, open_engine
+from .engines import EmbeddedEngine, Engine, IndexMeta, open_engine
 from .readers import iter_corpus, plan_corpus
 
 
@@ -115,27 +111,6 @@ def _source_folder(source: str | Path, engine: Engine) -> Path:
     )
 
 
-def iter_index_folder(folder: Path, batch: int = 1024) -> Iterator[list[IndexedDocument]]:
-    """Every live (committed, not deleted) document of an embedded index folder, with its exact vector."""
-    import tantivy
-
-    from .engines.embedded._store import HASH_FIELD, SOURCE_FIELD, VECTOR_FIELD, open_tantivy
-
-    searcher = open_tantivy(folder).searcher()
-    total = int(searcher.num_docs)
-    if total == 0:
-        return
-    hits = searcher.search(tantivy.Query.all_query(), limit=total, count=False).hits
-    for start in range(0, len(hits), batch):
-        items = []
-        for _, address in hits[start : start + batch]:
-            doc = searcher.doc(address)
-            document = Document.from_source(json.loads(doc[SOURCE_FIELD][0]))
-            vector = np.frombuffer(doc[VECTOR_FIELD][0], dtype="<f4").astype(np.float32)
-            items.append(IndexedDocument(document, doc[HASH_FIELD][0], vector))
-        yield items
-
-
 def merge_indices(
     sources: Sequence[str | Path],
     into: str,
@@ -159,6 +134,7 @@ def merge_indices(
     interrupted merge is safe and skips what is already there; an id present in several sources (the same
     record indexed by two shards) is written once, from the last source, and counted in ``duplicates``.
     """
+    from .engines.embedded._engine import iter_folder
     from .engines.embedded._store import read_meta
 
     engine = engine if engine is not None else open_engine()  # a cluster when BMB_ES_URL/BMB_OS_URL is set
@@ -184,7 +160,7 @@ def merge_indices(
     started = time.perf_counter()
     try:
         for folder in folders:
-            for items in iter_index_folder(folder):
+            for items in iter_folder(folder):
                 stored = engine.stored_hashes(into, [item.document.id for item in items])
                 pending = []
                 for item in items:

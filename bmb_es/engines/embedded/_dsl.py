@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from ..._errors import QueryError
 from ...query import SCORE_MODES
@@ -43,10 +44,13 @@ class TextQuery:
     tie_breaker: float = 0.0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class CosineRescore:
+    """One ``script_score`` cosine rescorer; ``vector`` is float32 (what stored vectors are) and read-only."""
+
     window_size: int
-    vector: tuple[float, ...]
+    vector: npt.NDArray[np.float32]
+    vector_norm: float
     vector_field: str
     query_weight: float
     rescore_query_weight: float
@@ -89,8 +93,8 @@ def _int(value: Any, path: str, minimum: int) -> int:
     return value
 
 
-def _vector(values: list[Any], path: str) -> tuple[float, ...]:
-    """A list of finite numbers, checked by numpy in one pass (it has hundreds of elements)."""
+def _vector(values: list[Any], path: str) -> npt.NDArray[np.float32]:
+    """A list of finite numbers as a read-only float32 array, checked by numpy in one pass (hundreds of them)."""
     try:
         array = np.asarray(values)
     except ValueError:  # ragged: nested lists of different lengths
@@ -99,7 +103,9 @@ def _vector(values: list[Any], path: str) -> tuple[float, ...]:
         raise QueryError(f"request body: {path} must hold only numbers")
     if not np.isfinite(array).all():
         raise QueryError(f"request body: {path} holds NaN or infinite values")
-    return tuple(array.astype(np.float64).tolist())
+    vector = array.astype(np.float32)
+    vector.flags.writeable = False
+    return vector
 
 
 def parse_field(spec: str, path: str) -> FieldBoost:
@@ -174,6 +180,7 @@ def _parse_rescore(rescore: Any) -> CosineRescore:
     return CosineRescore(
         window_size=window,
         vector=values,
+        vector_norm=float(np.linalg.norm(values)),
         vector_field=match["field"] or match["docfield"],
         query_weight=_number(query.get("query_weight", 1.0), "rescore.query.query_weight"),
         rescore_query_weight=_number(query.get("rescore_query_weight", 1.0), "rescore.query.rescore_query_weight"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +15,22 @@ from ..._analysis import tantivy_analyzer
 from ..._config import data_dir
 from ..._document import Document
 from ..._errors import IndexNotFoundError, QueryError, StorageError
+from ...query import VECTOR_FIELD
 from .._base import IndexedDocument, IndexMeta, check_index_name
 from ._dsl import CosineRescore, TextQuery, combine, parse_body
+from ._records import RecordReader, RecordWriter, create_record_files
 from ._store import (
     HASH_FIELD,
     ID_FIELD,
+    LEGACY_SOURCE_FIELD,
+    LEGACY_VECTOR_FIELD,
+    LENGTH_FIELD,
     META_FILE,
-    SOURCE_FIELD,
+    OFFSET_FIELD,
+    ROW_FIELD,
     TEXT_FIELDS,
-    VECTOR_FIELD,
+    is_legacy,
+    open_legacy_tantivy,
     open_tantivy,
     read_meta,
     write_meta,
@@ -50,6 +57,8 @@ class EmbeddedEngine:
         self._root = data_dir(root) / "indices"
         self._indices: dict[str, Any] = {}
         self._writers: dict[str, Any] = {}
+        self._appenders: dict[str, RecordWriter] = {}
+        self._readers: dict[str, RecordReader] = {}
         self._metas: dict[str, IndexMeta] = {}
         self._analyzer = tantivy_analyzer()
 
@@ -75,15 +84,23 @@ class EmbeddedEngine:
             self._indices[name] = open_tantivy(self._require(name))
         return self._indices[name]
 
-    def _writer(self, name: str) -> Any:
+    def _writer(self, name: str) -> tuple[Any, RecordWriter]:
         if name not in self._writers:
             try:
-                self._writers[name] = self._index(name).writer(heap_size=_WRITER_HEAP, num_threads=1)
+                writer = self._index(name).writer(heap_size=_WRITER_HEAP, num_threads=1)
             except ValueError as error:
                 raise StorageError(
                     f"index {name!r}: cannot open a writer ({error}); is another bmb-es process indexing it?"
                 ) from error
-        return self._writers[name]
+            # Opened under tantivy's writer lock, so no other process appends to the record files.
+            self._appenders[name] = RecordWriter(self._folder(name), self.index_meta(name).dimension)
+            self._writers[name] = writer
+        return self._writers[name], self._appenders[name]
+
+    def _records(self, name: str) -> RecordReader:
+        if name not in self._readers:
+            self._readers[name] = RecordReader(self._require(name), self.index_meta(name).dimension)
+        return self._readers[name]
 
     # -- index lifecycle ---------------------------------------------------------------------------
 
@@ -95,6 +112,7 @@ class EmbeddedEngine:
             return
         try:
             open_tantivy(folder)
+            create_record_files(folder)
             write_meta(folder, meta)  # last: an index exists only once its metadata does
         except OSError as error:
             raise StorageError(f"{folder}: cannot create the index ({error.strerror or error})") from error
@@ -113,6 +131,8 @@ class EmbeddedEngine:
     def delete_index(self, name: str) -> None:
         folder = self._require(name)
         self._writers.pop(name, None)
+        self._appenders.pop(name, None)
+        self._readers.pop(name, None)
         self._indices.pop(name, None)
         self._metas.pop(name, None)
         shutil.rmtree(folder)
@@ -123,7 +143,10 @@ class EmbeddedEngine:
     def close(self) -> None:
         for writer in self._writers.values():
             writer.rollback()
+        # Records appended since the last commit stay in the files, unreferenced.
         self._writers.clear()
+        self._appenders.clear()
+        self._readers.clear()
         self._indices.clear()
 
     # -- writing -----------------------------------------------------------------------------------
@@ -132,13 +155,18 @@ class EmbeddedEngine:
         import tantivy
 
         meta = self.index_meta(name)
-        writer = self._writer(name)
-        for item in items:
-            vector = np.asarray(item.vector, dtype="<f4")
+        writer, appender = self._writer(name)
+        vectors = np.zeros((len(items), meta.dimension), dtype=np.float32)
+        for number, item in enumerate(items):
+            vector = np.asarray(item.vector, dtype=np.float32)
             if vector.shape != (meta.dimension,):
                 raise StorageError(
                     f"document {item.document.id!r}: vector has shape {vector.shape}, index expects ({meta.dimension},)"
                 )
+            vectors[number] = vector
+        sources = [json.dumps(item.document.to_source(), ensure_ascii=False).encode() for item in items]
+        placed = appender.append(vectors, sources)
+        for item, source, (row, offset) in zip(items, sources, placed, strict=True):
             doc = tantivy.Document()
             doc.add_text(ID_FIELD, item.document.id)
             doc.add_text(HASH_FIELD, item.content_hash)
@@ -146,8 +174,9 @@ class EmbeddedEngine:
                 text = getattr(item.document, field)
                 if text:
                     doc.add_text(field, text)
-            doc.add_bytes(SOURCE_FIELD, json.dumps(item.document.to_source(), ensure_ascii=False).encode())
-            doc.add_bytes(VECTOR_FIELD, vector.tobytes())
+            doc.add_unsigned(ROW_FIELD, row)
+            doc.add_unsigned(OFFSET_FIELD, offset)
+            doc.add_unsigned(LENGTH_FIELD, len(source))
             # Delete-then-add in one writer session is an upsert: the delete only hits earlier documents.
             writer.delete_documents_by_term(ID_FIELD, item.document.id)
             writer.add_document(doc)
@@ -155,32 +184,39 @@ class EmbeddedEngine:
     def commit(self, name: str) -> None:
         writer = self._writers.get(name)
         if writer is not None:
+            self._appenders[name].sync()  # first: a commit must never publish rows that are not on disk
             writer.commit()
             self._index(name).reload()
 
     # -- reading -----------------------------------------------------------------------------------
 
-    def _lookup(self, name: str, ids: Sequence[str]) -> list[Any]:
+    def _lookup(self, name: str, ids: Sequence[str]) -> tuple[Any, list[Any]]:
+        """A searcher and the addresses of the live documents with these ids."""
         import tantivy
 
-        unique = list(dict.fromkeys(ids))
-        if not unique:
-            return []
         index = self._index(name)
         searcher = index.searcher()
+        unique = list(dict.fromkeys(ids))
+        if not unique:
+            return searcher, []
         query = tantivy.Query.term_set_query(index.schema, ID_FIELD, unique)
         result = searcher.search(query, limit=len(unique), count=False)
-        return [searcher.doc(address) for _, address in result.hits]
+        return searcher, [address for _, address in result.hits]
 
     def stored_hashes(self, name: str, ids: Sequence[str]) -> dict[str, str]:
-        return {doc[ID_FIELD][0]: doc[HASH_FIELD][0] for doc in self._lookup(name, ids)}
+        searcher, addresses = self._lookup(name, ids)
+        docs = [searcher.doc(address) for address in addresses]
+        return {doc[ID_FIELD][0]: doc[HASH_FIELD][0] for doc in docs}
 
     def get(self, name: str, ids: Sequence[str]) -> dict[str, IndexedDocument]:
+        searcher, addresses = self._lookup(name, ids)
+        records = self._records(name)
+        vectors = records.vectors(searcher.fast_field_values(ROW_FIELD, addresses))
+        sources = _sources(searcher, records, addresses)
         out: dict[str, IndexedDocument] = {}
-        for doc in self._lookup(name, ids):
-            document = Document.from_source(json.loads(doc[SOURCE_FIELD][0]))
-            vector = np.frombuffer(doc[VECTOR_FIELD][0], dtype="<f4").astype(np.float32)
-            out[document.id] = IndexedDocument(document, doc[HASH_FIELD][0], vector)
+        for address, source, vector in zip(addresses, sources, vectors, strict=True):
+            document = Document.from_source(source)
+            out[document.id] = IndexedDocument(document, searcher.doc(address)[HASH_FIELD][0], vector)
         return out
 
     # -- searching ---------------------------------------------------------------------------------
@@ -216,31 +252,45 @@ class EmbeddedEngine:
         query = self._text_query(index, plan.query)
         window = plan.rescore.window_size if plan.rescore else 0
         limit = max(plan.size, window)
-        scored: list[tuple[float, Any]] = []
+        addresses: list[Any] = []
+        first_pass = np.zeros(0, dtype=np.float64)
         total = 0
         if query is not None and limit > 0:
             result = searcher.search(query, limit=limit, count=True)
             total = int(result.count)
             scale = TANTIVY_TO_LUCENE if plan.query.fields else 1.0
-            scored = [(float(score) * scale, address) for score, address in result.hits]
-        docs = [searcher.doc(address) for _, address in scored]
-        first_pass = np.asarray([score for score, _ in scored], dtype=np.float64)
-        vectors = _stack_vectors(docs)
-        cosines: list[float | None] = [None] * len(docs)
+            addresses = [address for _, address in result.hits]
+            first_pass = np.array([score for score, _ in result.hits], dtype=np.float64) * scale
+        records = self._records(name)
+        cosines: list[float | None] = [None] * len(addresses)
         final = first_pass
-        if plan.rescore is not None and docs:
+        if plan.rescore is not None and addresses:
+            in_window = addresses[: plan.rescore.window_size]
+            vectors = records.vectors(searcher.fast_field_values(ROW_FIELD, in_window))
             final, cosines = _rescore(first_pass, vectors, plan.rescore)
         # Stable: equal scores keep BM25 order, as Lucene breaks ties by document order.
-        order = sorted(range(len(docs)), key=lambda position: (-final[position], position))[: plan.size]
-        hits = [
-            _hit(name, docs[position], float(final[position]), float(first_pass[position]), cosines[position])
-            for position in order
-        ]
-        for position, hit in zip(order, hits, strict=True):
-            if VECTOR_FIELD not in plan.source_excludes:
-                hit["_source"][VECTOR_FIELD] = vectors[position].astype(float).tolist()
+        order = sorted(range(len(addresses)), key=lambda position: (-final[position], position))[: plan.size]
+        returned = [addresses[position] for position in order]
+        sources = _sources(searcher, records, returned)  # read only for the hits returned
+        if VECTOR_FIELD not in plan.source_excludes and returned:
+            own = records.vectors(searcher.fast_field_values(ROW_FIELD, returned))
+            for source, vector in zip(sources, own, strict=True):
+                source[VECTOR_FIELD] = vector.astype(float).tolist()
+        hits = []
+        for position, source in zip(order, sources, strict=True):
+            doc_id = source["id"]
             for field in plan.source_excludes:
-                hit["_source"].pop(field, None)
+                source.pop(field, None)
+            hits.append(
+                {
+                    "_index": name,
+                    "_id": doc_id,
+                    "_score": float(final[position]),
+                    "_source": source,
+                    # Embedded-only extension: the first-pass score and the cosine, which clusters do not report.
+                    "_bmb_scores": {"bm25": float(first_pass[position]), "cosine": cosines[position]},
+                }
+            )
         return {
             "took": int((time.perf_counter() - started) * 1000),
             "timed_out": False,
@@ -253,23 +303,43 @@ class EmbeddedEngine:
         }
 
 
-def _hit(name: str, doc: Any, score: float, bm25: float, cosine: float | None) -> dict[str, Any]:
-    return {
-        "_index": name,
-        "_id": doc[ID_FIELD][0],
-        "_score": score,
-        "_source": json.loads(doc[SOURCE_FIELD][0]),  # decoded only for the hits returned
-        # Embedded-only extension: the first-pass score and the cosine, which clusters do not report.
-        "_bmb_scores": {"bm25": bm25, "cosine": cosine},
-    }
+def iter_folder(folder: Path, batch: int = 1024) -> Iterator[list[IndexedDocument]]:
+    """Every live (committed, not deleted) document of an index folder, with its exact vector.
+
+    Reads both layouts (see :mod:`._store`), so ``bmb-es merge`` converts a legacy index without re-embedding.
+    """
+    import tantivy
+
+    legacy = is_legacy(folder)
+    searcher = (open_legacy_tantivy(folder) if legacy else open_tantivy(folder)).searcher()
+    records = RecordReader(folder, read_meta(folder).dimension)
+    total = int(searcher.num_docs)
+    if total == 0:
+        return
+    addresses = [address for _, address in searcher.search(tantivy.Query.all_query(), limit=total, count=False).hits]
+    for start in range(0, len(addresses), batch):
+        chunk = addresses[start : start + batch]
+        docs = [searcher.doc(address) for address in chunk]
+        if legacy:
+            sources = [json.loads(doc[LEGACY_SOURCE_FIELD][0]) for doc in docs]
+            raw = b"".join(doc[LEGACY_VECTOR_FIELD][0] for doc in docs)
+            vectors = np.frombuffer(raw, dtype="<f4").reshape(len(docs), -1).astype(np.float32)
+        else:
+            sources = _sources(searcher, records, chunk)
+            vectors = records.vectors(searcher.fast_field_values(ROW_FIELD, chunk))
+        yield [
+            IndexedDocument(Document.from_source(source), doc[HASH_FIELD][0], vector)
+            for doc, source, vector in zip(docs, sources, vectors, strict=True)
+        ]
 
 
-def _stack_vectors(docs: Sequence[Any]) -> np.ndarray:
-    """The stored vectors of ``docs`` as one ``(n, dim)`` float32 matrix."""
-    if not docs:
-        return np.zeros((0, 0), dtype=np.float32)
-    raw = b"".join(doc[VECTOR_FIELD][0] for doc in docs)
-    return np.frombuffer(raw, dtype="<f4").reshape(len(docs), -1).astype(np.float32)
+def _sources(searcher: Any, records: RecordReader, addresses: Sequence[Any]) -> list[dict[str, Any]]:
+    """The decoded ``_source`` of each address, in order."""
+    if not addresses:
+        return []
+    offsets = searcher.fast_field_values(OFFSET_FIELD, addresses)
+    lengths = searcher.fast_field_values(LENGTH_FIELD, addresses)
+    return [json.loads(records.source(offset, length)) for offset, length in zip(offsets, lengths, strict=True)]
 
 
 def _rescore(
@@ -277,23 +347,24 @@ def _rescore(
 ) -> tuple[np.ndarray, list[float | None]]:
     """Elasticsearch's QueryRescorer: re-score the window, weight the rest.
 
-    Inside the window: ``combine(query_weight * score, rescore_query_weight * (cosine + 1))``.
-    Beyond it: ``query_weight * score``, exactly as Elasticsearch treats hits it did not rescore.
+    ``vectors`` are those of the first ``len(vectors)`` hits (the window). Inside the window:
+    ``combine(query_weight * score, rescore_query_weight * (cosine + 1))``. Beyond it:
+    ``query_weight * score``, exactly as Elasticsearch treats hits it did not rescore.
     """
-    query = np.asarray(rescore.vector, dtype=np.float32)
+    query = rescore.vector
     if vectors.shape[1] != query.shape[0]:
         raise QueryError(
             f"request body: the query vector has {query.shape[0]} dimensions, the index stores {vectors.shape[1]}"
         )
-    window = min(rescore.window_size, len(first_pass))
-    norms = np.linalg.norm(vectors[:window], axis=1) * float(np.linalg.norm(query))
-    dots = vectors[:window] @ query
+    window = len(vectors)
+    norms = np.sqrt(np.einsum("ij,ij->i", vectors, vectors)) * rescore.vector_norm
+    dots = vectors @ query
     cosine = np.divide(dots, norms, out=np.zeros(window, dtype=np.float32), where=norms > 0).astype(np.float64)
     final = rescore.query_weight * first_pass
     final[:window] = combine(
         rescore.score_mode,
-        rescore.query_weight * first_pass[:window],
+        final[:window],
         rescore.rescore_query_weight * (cosine + 1.0),
     )
-    cosines: list[float | None] = [float(value) for value in cosine] + [None] * (len(first_pass) - window)
-    return final, cosines
+    cosines: list[float | None] = cosine.tolist()
+    return final, cosines + [None] * (len(first_pass) - window)

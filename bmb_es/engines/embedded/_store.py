@@ -1,8 +1,12 @@
-"""The on-disk layout of one embedded index: a tantivy index plus ``meta.json``.
+"""The on-disk layout of one embedded index: a tantivy index, the record files and ``meta.json``.
 
-Each tantivy document holds the searchable text, the JSON ``_source``, the content hash and the vector
-(float32 bytes). Keeping the vector inside the same document as its text means a commit publishes both
-together: after a crash there is never a document without its vector or a vector for another text.
+Each tantivy document holds the searchable text, the id and content hash (stored), and where its vector and
+``_source`` JSON lie in the record files (fast fields, see :mod:`._records`). The record files are fsynced
+before every tantivy commit, so a commit never publishes a document whose vector or source is not on disk.
+
+Indices written before the record files existed ("legacy" layout) kept the source and vector bytes inside
+tantivy's stored documents; :func:`open_legacy_tantivy` reads them so ``bmb-es merge`` can convert them
+without re-embedding.
 """
 
 from __future__ import annotations
@@ -16,38 +20,77 @@ from typing import Any
 from ..._analysis import ANALYZER_NAME, tantivy_analyzer
 from ..._errors import StorageError
 from .._base import IndexMeta
+from ._records import has_record_files
 
 TEXT_FIELDS: tuple[str, ...] = ("title", "abstract", "body")
 ID_FIELD = "id"
 HASH_FIELD = "content_hash"
-SOURCE_FIELD = "source_json"
-VECTOR_FIELD = "embedding"
+ROW_FIELD = "vector_row"
+OFFSET_FIELD = "source_offset"
+LENGTH_FIELD = "source_length"
 META_FILE = "meta.json"
 TANTIVY_DIR = "tantivy"
+# The legacy layout's stored fields.
+LEGACY_SOURCE_FIELD = "source_json"
+LEGACY_VECTOR_FIELD = "embedding"
+
+
+def _text_fields(builder: Any) -> None:
+    builder.add_text_field(ID_FIELD, stored=True, tokenizer_name="raw")
+    builder.add_text_field(HASH_FIELD, stored=True, tokenizer_name="raw", index_option="basic")
+    for name in TEXT_FIELDS:
+        # BM25 needs term frequencies and field lengths, not positions.
+        builder.add_text_field(name, stored=False, tokenizer_name=ANALYZER_NAME, index_option="freq")
 
 
 def build_schema() -> Any:
     import tantivy
 
     builder = tantivy.SchemaBuilder()
-    builder.add_text_field(ID_FIELD, stored=True, tokenizer_name="raw")
-    builder.add_text_field(HASH_FIELD, stored=True, tokenizer_name="raw", index_option="basic")
-    for name in TEXT_FIELDS:
-        # BM25 needs term frequencies and field lengths, not positions.
-        builder.add_text_field(name, stored=False, tokenizer_name=ANALYZER_NAME, index_option="freq")
-    builder.add_bytes_field(SOURCE_FIELD, stored=True)
-    builder.add_bytes_field(VECTOR_FIELD, stored=True)
+    _text_fields(builder)
+    for name in (ROW_FIELD, OFFSET_FIELD, LENGTH_FIELD):
+        builder.add_unsigned_field(name, stored=False, indexed=False, fast=True)
     return builder.build()
+
+
+def build_legacy_schema() -> Any:
+    import tantivy
+
+    builder = tantivy.SchemaBuilder()
+    _text_fields(builder)
+    builder.add_bytes_field(LEGACY_SOURCE_FIELD, stored=True)
+    builder.add_bytes_field(LEGACY_VECTOR_FIELD, stored=True)
+    return builder.build()
+
+
+def is_legacy(folder: Path) -> bool:
+    """An index (``meta.json`` present) written before the record files existed."""
+    return (folder / META_FILE).is_file() and not has_record_files(folder)
 
 
 def open_tantivy(folder: Path) -> Any:
     """Open (or create) the tantivy index in ``folder`` with the shared analyzer registered."""
+    if is_legacy(folder):
+        raise StorageError(
+            f"{folder}: this index was written by an earlier bmb-es that kept vectors inside tantivy's stored "
+            f"documents; convert it without re-embedding: bmb-es merge {folder} --into {folder.name}-2 "
+            f"--data-dir {folder.parent.parent} (then delete the old folder)"
+        )
+    return _open(folder, build_schema())
+
+
+def open_legacy_tantivy(folder: Path) -> Any:
+    """Open an index written in the legacy layout, for reading (see the module docstring)."""
+    return _open(folder, build_legacy_schema())
+
+
+def _open(folder: Path, schema: Any) -> Any:
     import tantivy
 
     target = folder / TANTIVY_DIR
     target.mkdir(parents=True, exist_ok=True)
     try:
-        index = tantivy.Index(build_schema(), path=str(target), reuse=True)
+        index = tantivy.Index(schema, path=str(target), reuse=True)
     except (OSError, ValueError) as error:
         raise StorageError(f"{target}: cannot open the index ({error})") from error
     index.register_tokenizer(ANALYZER_NAME, tantivy_analyzer())

@@ -19,7 +19,7 @@ def test_builder_output_parses() -> None:
     assert [(f.field, f.boost) for f in plan.query.fields] == [("title", 2.0), ("abstract", 1.0), ("body", 1.0)]
     assert plan.rescore is not None
     assert (plan.rescore.window_size, plan.rescore.query_weight, plan.rescore.score_mode) == (20, 0.2, "avg")
-    assert plan.rescore.vector == (0.1, 0.2, 0.3) and plan.rescore.vector_field == "embedding"
+    assert plan.rescore.vector.tolist() == pytest.approx([0.1, 0.2, 0.3]) and plan.rescore.vector_field == "embedding"
 
 
 def test_opensearch_dialect_parses_too() -> None:

@@ -1,0 +1,141 @@
+"""The record files: vectors and sources beside tantivy, their durability order, and the legacy layout."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bmb_es import Document, EmbeddedEngine, StorageError, build_query, merge_indices
+from bmb_es.engines import IndexedDocument
+from bmb_es.engines.embedded._records import SOURCES_FILE, VECTORS_FILE, RecordReader, RecordWriter
+from bmb_es.engines.embedded._store import (
+    HASH_FIELD,
+    ID_FIELD,
+    LEGACY_SOURCE_FIELD,
+    LEGACY_VECTOR_FIELD,
+    TEXT_FIELDS,
+    open_legacy_tantivy,
+    write_meta,
+)
+from tests.engines.embedded.conftest import META, put
+
+DOCS = [
+    (Document(id="a", title="lung injury", abstract="alveolar damage", extra={"n": 1}), [1.0, 0.0, 0.0]),
+    (Document(id="b", title="lung fibrosis", abstract="scarring"), [0.0, 1.0, 0.0]),
+    (Document(id="c", title="kidney injury", abstract="tubules"), [0.0, 0.0, 1.0]),
+]
+
+
+def _folder(engine: EmbeddedEngine, index: str = "t") -> Path:
+    return engine.root / index
+
+
+def _item(doc: Document, vector: list[float]) -> IndexedDocument:
+    return IndexedDocument(doc, doc.content_hash(), np.asarray(vector, dtype=np.float32))
+
+
+def test_vectors_and_sources_round_trip_through_get(engine: EmbeddedEngine) -> None:
+    put(engine, DOCS)
+    got = engine.get("t", ["c", "a", "missing"])
+    assert sorted(got) == ["a", "c"]
+    assert got["a"].document == DOCS[0][0] and got["a"].content_hash == DOCS[0][0].content_hash()
+    np.testing.assert_array_equal(got["c"].vector, np.asarray([0.0, 0.0, 1.0], dtype=np.float32))
+    lines = (_folder(engine) / SOURCES_FILE).read_bytes().splitlines()
+    assert [json.loads(line)["id"] for line in lines] == ["a", "b", "c"]  # JSON Lines, readable by any tool
+    assert (_folder(engine) / VECTORS_FILE).stat().st_size == 3 * 3 * 4
+
+
+def test_upsert_appends_a_new_row_and_the_search_reads_it(engine: EmbeddedEngine) -> None:
+    put(engine, DOCS)
+    changed = Document(id="a", title="lung injury", abstract="alveolar damage, revised")
+    engine.upsert("t", [_item(changed, [0.0, 0.0, 1.0])])
+    engine.commit("t")
+    assert engine.count("t") == 3
+    hits = engine.search("t", build_query("lung", [0.0, 0.0, 1.0], fields=["title"], top_k=10))["hits"]["hits"]
+    assert hits[0]["_id"] == "a" and hits[0]["_bmb_scores"]["cosine"] == pytest.approx(1.0)
+    assert hits[0]["_source"]["abstract"] == "alveolar damage, revised"
+    assert (_folder(engine) / VECTORS_FILE).stat().st_size == 4 * 3 * 4  # the old row stays, unreferenced
+
+
+def test_uncommitted_records_stay_unreferenced_and_the_next_writer_appends_after_them(tmp_path: Path) -> None:
+    first = EmbeddedEngine(tmp_path)
+    put(first, DOCS[:1])
+    first.upsert("t", [_item(*DOCS[1])])  # written to the record files, never committed
+    first.close()  # rolls tantivy back, as a crash would
+    second = EmbeddedEngine(tmp_path)
+    assert second.count("t") == 1
+    second.upsert("t", [_item(*DOCS[2])])
+    second.commit("t")
+    got = second.get("t", ["a", "b", "c"])
+    assert sorted(got) == ["a", "c"]
+    np.testing.assert_array_equal(got["c"].vector, np.asarray(DOCS[2][1], dtype=np.float32))
+
+
+def test_a_torn_last_row_is_padded_so_rows_stay_aligned(engine: EmbeddedEngine) -> None:
+    put(engine, DOCS[:1])
+    with open(_folder(engine) / VECTORS_FILE, "ab") as handle:
+        handle.write(b"\x01\x02\x03\x04\x05")  # a crash mid-row
+    placed = RecordWriter(_folder(engine), 3).append(np.ones((1, 3), dtype=np.float32), [b"{}"])
+    assert placed[0][0] == 2  # row 1 is the torn one, padded to a whole row
+    assert RecordReader(_folder(engine), 3).vectors([2]).tolist() == [[1.0, 1.0, 1.0]]
+
+
+def test_a_reader_opened_earlier_maps_rows_written_later(tmp_path: Path) -> None:
+    reader, writer = EmbeddedEngine(tmp_path), EmbeddedEngine(tmp_path)
+    put(writer, DOCS[:1])
+    body = build_query("injury", [0.0, 0.0, 1.0], fields=["title"], top_k=10)
+    assert [hit["_id"] for hit in reader.search("t", body)["hits"]["hits"]] == ["a"]  # maps the files now
+    writer.upsert("t", [_item(*DOCS[2])])
+    writer.commit("t")
+    reader._index("t").reload()
+    hits = reader.search("t", body)["hits"]["hits"]
+    assert hits[0]["_id"] == "c" and hits[0]["_bmb_scores"]["cosine"] == pytest.approx(1.0)
+
+
+def test_a_truncated_vector_file_is_a_storage_error_naming_the_file(engine: EmbeddedEngine) -> None:
+    put(engine, DOCS)
+    with open(_folder(engine) / VECTORS_FILE, "r+b") as handle:
+        handle.truncate(3 * 4)  # only row 0 left
+    with pytest.raises(StorageError, match=r"vectors\.f32: row 2 is referenced but the file holds 1 rows"):
+        engine.search("t", build_query("kidney", [0.0, 0.0, 1.0], fields=["title"]))
+
+
+def _legacy_index(folder: Path) -> None:
+    """An index in the layout bmb-es wrote before the record files: source and vector inside tantivy."""
+    import tantivy
+
+    index = open_legacy_tantivy(folder)
+    writer = index.writer(heap_size=15_000_000, num_threads=1)
+    for document, vector in DOCS:
+        doc = tantivy.Document()
+        doc.add_text(ID_FIELD, document.id)
+        doc.add_text(HASH_FIELD, document.content_hash())
+        for field in TEXT_FIELDS:
+            if getattr(document, field):
+                doc.add_text(field, getattr(document, field))
+        doc.add_bytes(LEGACY_SOURCE_FIELD, json.dumps(document.to_source()).encode())
+        doc.add_bytes(LEGACY_VECTOR_FIELD, np.asarray(vector, dtype="<f4").tobytes())
+        writer.add_document(doc)
+    writer.commit()
+    write_meta(folder, META)
+
+
+def test_a_legacy_index_is_refused_with_the_command_that_converts_it(engine: EmbeddedEngine) -> None:
+    _legacy_index(_folder(engine, "old"))
+    with pytest.raises(StorageError, match=r"bmb-es merge .*old --into old-2"):
+        engine.search("old", build_query("lung", fields=["title"]))
+
+
+def test_merge_converts_a_legacy_index_without_re_embedding(engine: EmbeddedEngine) -> None:
+    _legacy_index(_folder(engine, "old"))
+    summary = merge_indices(["old"], "new", engine=engine)
+    assert (summary.read, summary.written) == (3, 3)
+    got = engine.get("new", ["a", "b", "c"])
+    for document, vector in DOCS:
+        assert got[document.id].document == document
+        np.testing.assert_array_equal(got[document.id].vector, np.asarray(vector, dtype=np.float32))
+    hits = engine.search("new", build_query("lung", [0.0, 1.0, 0.0], fields=["title"]))["hits"]["hits"]
+    assert [hit["_id"] for hit in hits] == ["b", "a"]
