@@ -143,6 +143,6 @@ def search(
         if embedder is None:
             embedder = load_embedder(model or meta.model, device)
         meta.check_compatible(index, embedder.name, embedder.dimension)
-        vector = embedder.embed([question.strip()])[0].tolist()
+        vector = embedder.embed([question.strip()])[0]
     body = build_body(question, vector, spec)
     return parse_response(engine.search(index, body), question, body)

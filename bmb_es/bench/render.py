@@ -202,6 +202,7 @@ def _size_table(payload: Mapping[str, Any]) -> str:
                 run["rerank"]["p95_ms"],
                 run["encode"]["p50_ms"],
                 run.get("rerank_given_vector", {}).get("p50_ms"),
+                round(run["rerank"]["p50_ms"] - run["encode"]["p50_ms"], 3),
                 run["peak_rss_mib"],
             ]
         )
@@ -219,6 +220,7 @@ def _size_table(payload: Mapping[str, Any]) -> str:
             "BM25+re-rank p95 ms",
             "question encode p50 ms",
             "re-rank search, vector given, p50 ms",
+            "BM25+re-rank minus encode, p50 ms",
             "peak RSS MiB",
         ],
         rows,

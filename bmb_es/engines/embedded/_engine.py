@@ -18,7 +18,7 @@ from ..._errors import IndexNotFoundError, QueryError, StorageError
 from ...query import VECTOR_FIELD
 from .._base import IndexedDocument, IndexMeta, check_index_name
 from ._dsl import CosineRescore, TextQuery, combine, parse_body
-from ._records import RecordReader, RecordWriter, create_record_files
+from ._records import RecordReader, RecordWriter, create_record_files, decode_source, encode_source
 from ._store import (
     HASH_FIELD,
     ID_FIELD,
@@ -164,7 +164,7 @@ class EmbeddedEngine:
                     f"document {item.document.id!r}: vector has shape {vector.shape}, index expects ({meta.dimension},)"
                 )
             vectors[number] = vector
-        sources = [json.dumps(item.document.to_source(), ensure_ascii=False).encode() for item in items]
+        sources = [encode_source(item.document.to_source()) for item in items]
         placed = appender.append(vectors, sources)
         for item, source, (row, offset) in zip(items, sources, placed, strict=True):
             doc = tantivy.Document()
@@ -269,7 +269,7 @@ class EmbeddedEngine:
             vectors = records.vectors(searcher.fast_field_values(ROW_FIELD, in_window))
             final, cosines = _rescore(first_pass, vectors, plan.rescore)
         # Stable: equal scores keep BM25 order, as Lucene breaks ties by document order.
-        order = sorted(range(len(addresses)), key=lambda position: (-final[position], position))[: plan.size]
+        order = np.argsort(-final, kind="stable")[: plan.size].tolist()
         returned = [addresses[position] for position in order]
         sources = _sources(searcher, records, returned)  # read only for the hits returned
         if VECTOR_FIELD not in plan.source_excludes and returned:
@@ -339,7 +339,7 @@ def _sources(searcher: Any, records: RecordReader, addresses: Sequence[Any]) -> 
         return []
     offsets = searcher.fast_field_values(OFFSET_FIELD, addresses)
     lengths = searcher.fast_field_values(LENGTH_FIELD, addresses)
-    return [json.loads(records.source(offset, length)) for offset, length in zip(offsets, lengths, strict=True)]
+    return [decode_source(records.source(offset, length)) for offset, length in zip(offsets, lengths, strict=True)]
 
 
 def _rescore(
