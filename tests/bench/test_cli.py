@@ -92,3 +92,4 @@ def test_bench_speed_cli_tiny(tmp_path: Path, data_dir: Path) -> None:
     # The re-ranked search with the question's vector given: what a search costs beyond encoding.
     assert large["rerank_given_vector"]["p50_ms"] > 0 and large["rerank_given_vector"]["passes"] == 1
     assert "re-rank search, vector given, p50 ms" in result.output
+    assert "BM25+re-rank minus encode, p50 ms" in result.output

@@ -10,7 +10,14 @@ import pytest
 
 from bmb_es import Document, EmbeddedEngine, StorageError, build_query, merge_indices
 from bmb_es.engines import IndexedDocument
-from bmb_es.engines.embedded._records import SOURCES_FILE, VECTORS_FILE, RecordReader, RecordWriter
+from bmb_es.engines.embedded._records import (
+    SOURCES_FILE,
+    VECTORS_FILE,
+    RecordReader,
+    RecordWriter,
+    decode_source,
+    encode_source,
+)
 from bmb_es.engines.embedded._store import (
     HASH_FIELD,
     ID_FIELD,
@@ -139,3 +146,27 @@ def test_merge_converts_a_legacy_index_without_re_embedding(engine: EmbeddedEngi
         np.testing.assert_array_equal(got[document.id].vector, np.asarray(vector, dtype=np.float32))
     hits = engine.search("new", build_query("lung", [0.0, 1.0, 0.0], fields=["title"]))["hits"]["hits"]
     assert [hit["_id"] for hit in hits] == ["b", "a"]
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"n": 2**70, "nested": [{"m": -(2**65)}]},  # beyond 64 bits: orjson would return floats
+        {"nan": float("nan"), "inf": float("inf")},  # written by json.dumps, refused by orjson
+        {"text": "β-coronavirus — ünïcode", "n": 2**63, "f": 0.1},
+    ],
+)
+def test_sources_come_back_exactly(engine: EmbeddedEngine, extra: dict[str, object]) -> None:
+    document = Document(id="x", title="lung", extra=extra)
+    put(engine, [(document, [1.0, 0.0, 0.0])])
+    back = engine.get("t", ["x"])["x"].document.extra
+    assert json.dumps(back, sort_keys=True) == json.dumps(extra, sort_keys=True)
+    assert [type(value) for value in back.values()] == [type(value) for value in extra.values()]
+    hit = engine.search("t", build_query("lung", fields=["title"]))["hits"]["hits"][0]
+    assert json.dumps(hit["_source"]["extra"], sort_keys=True) == json.dumps(extra, sort_keys=True)
+
+
+def test_only_sources_with_wide_integers_take_the_standard_library_path() -> None:
+    assert encode_source({"id": "a", "n": 2**64 - 1}).startswith(b"{")
+    assert encode_source({"id": "a", "n": [2**64]}).startswith(b" {")
+    assert decode_source(encode_source({"id": "a", "n": [2**64]})) == {"id": "a", "n": [2**64]}
