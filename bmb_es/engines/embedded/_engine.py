@@ -28,6 +28,7 @@ from ._store import (
     META_FILE,
     OFFSET_FIELD,
     ROW_FIELD,
+    TANTIVY_DIR,
     TEXT_FIELDS,
     is_legacy,
     open_legacy_tantivy,
@@ -59,6 +60,7 @@ class EmbeddedEngine:
         self._writers: dict[str, Any] = {}
         self._appenders: dict[str, RecordWriter] = {}
         self._readers: dict[str, RecordReader] = {}
+        self._commits: dict[str, tuple[int, int, int]] = {}
         self._metas: dict[str, IndexMeta] = {}
         self._analyzer = tantivy_analyzer()
 
@@ -81,8 +83,28 @@ class EmbeddedEngine:
 
     def _index(self, name: str) -> Any:
         if name not in self._indices:
-            self._indices[name] = open_tantivy(self._require(name))
+            folder = self._require(name)
+            index = open_tantivy(folder)
+            # Reloads are ours (see _searcher), so tantivy's view and the record files' never drift apart.
+            index.config_reader("Manual")
+            self._indices[name] = index
+            self._commits[name] = _commit_stamp(folder)
         return self._indices[name]
+
+    def _searcher(self, name: str) -> Any:
+        """A searcher on the newest commit, from this process or another.
+
+        A commit rewrites tantivy's ``meta.json``; when it has changed, the index is reloaded and the record
+        files re-mapped together. Re-mapping matters when the index was deleted and created again by another
+        process: the old maps would still hold the old vectors.
+        """
+        index = self._index(name)
+        stamp = _commit_stamp(self._folder(name))
+        if stamp != self._commits[name]:
+            index.reload()
+            self._readers.pop(name, None)
+            self._commits[name] = stamp
+        return index.searcher()
 
     def _writer(self, name: str) -> tuple[Any, RecordWriter]:
         if name not in self._writers:
@@ -134,11 +156,12 @@ class EmbeddedEngine:
         self._appenders.pop(name, None)
         self._readers.pop(name, None)
         self._indices.pop(name, None)
+        self._commits.pop(name, None)
         self._metas.pop(name, None)
         shutil.rmtree(folder)
 
     def count(self, name: str) -> int:
-        return int(self._index(name).searcher().num_docs)
+        return int(self._searcher(name).num_docs)
 
     def close(self) -> None:
         for writer in self._writers.values():
@@ -148,6 +171,7 @@ class EmbeddedEngine:
         self._appenders.clear()
         self._readers.clear()
         self._indices.clear()
+        self._commits.clear()
 
     # -- writing -----------------------------------------------------------------------------------
 
@@ -187,6 +211,7 @@ class EmbeddedEngine:
             self._appenders[name].sync()  # first: a commit must never publish rows that are not on disk
             writer.commit()
             self._index(name).reload()
+            self._commits[name] = _commit_stamp(self._folder(name))  # our own rows: mapped when first read
 
     # -- reading -----------------------------------------------------------------------------------
 
@@ -194,12 +219,11 @@ class EmbeddedEngine:
         """A searcher and the addresses of the live documents with these ids."""
         import tantivy
 
-        index = self._index(name)
-        searcher = index.searcher()
+        searcher = self._searcher(name)
         unique = list(dict.fromkeys(ids))
         if not unique:
             return searcher, []
-        query = tantivy.Query.term_set_query(index.schema, ID_FIELD, unique)
+        query = tantivy.Query.term_set_query(self._index(name).schema, ID_FIELD, unique)
         result = searcher.search(query, limit=len(unique), count=False)
         return searcher, [address for _, address in result.hits]
 
@@ -247,8 +271,8 @@ class EmbeddedEngine:
     def search(self, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
         started = time.perf_counter()
         plan = parse_body(body)
+        searcher = self._searcher(name)
         index = self._index(name)
-        searcher = index.searcher()
         query = self._text_query(index, plan.query)
         window = plan.rescore.window_size if plan.rescore else 0
         limit = max(plan.size, window)
@@ -301,6 +325,15 @@ class EmbeddedEngine:
                 "hits": hits,
             },
         }
+
+
+def _commit_stamp(folder: Path) -> tuple[int, int, int]:
+    """What changes when a commit rewrites tantivy's ``meta.json`` (written to a new file, then renamed)."""
+    try:
+        stat = (folder / TANTIVY_DIR / "meta.json").stat()
+    except FileNotFoundError:
+        raise IndexNotFoundError(f"index folder {folder} is gone (deleted by another process?)") from None
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size
 
 
 def iter_folder(folder: Path, batch: int = 1024) -> Iterator[list[IndexedDocument]]:

@@ -97,9 +97,20 @@ def test_a_reader_opened_earlier_maps_rows_written_later(tmp_path: Path) -> None
     assert [hit["_id"] for hit in reader.search("t", body)["hits"]["hits"]] == ["a"]  # maps the files now
     writer.upsert("t", [_item(*DOCS[2])])
     writer.commit("t")
-    reader._index("t").reload()
-    hits = reader.search("t", body)["hits"]["hits"]
+    hits = reader.search("t", body)["hits"]["hits"]  # sees the other engine's commit at once
     assert hits[0]["_id"] == "c" and hits[0]["_bmb_scores"]["cosine"] == pytest.approx(1.0)
+
+
+def test_a_reader_follows_an_index_deleted_and_created_again_elsewhere(tmp_path: Path) -> None:
+    reader, other = EmbeddedEngine(tmp_path), EmbeddedEngine(tmp_path)
+    put(other, DOCS)
+    body = build_query("lung", [1.0, 0.0, 0.0], fields=["title"], top_k=10)
+    assert [hit["_id"] for hit in reader.search("t", body)["hits"]["hits"]] == ["a", "b"]
+    other.delete_index("t")
+    put(other, [(Document(id="z", title="lung"), [0.0, 1.0, 0.0]), (Document(id="y", title="lung x"), [2.0, 0, 0])])
+    hits = reader.search("t", body)["hits"]["hits"]
+    assert [(hit["_id"], hit["_bmb_scores"]["cosine"]) for hit in hits] == [("y", pytest.approx(1.0)), ("z", 0.0)]
+    assert reader.get("t", ["a", "y"])["y"].vector.tolist() == [2.0, 0.0, 0.0]
 
 
 def test_a_truncated_vector_file_is_a_storage_error_naming_the_file(engine: EmbeddedEngine) -> None:
