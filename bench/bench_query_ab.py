@@ -126,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--version {spec!r}: give LABEL=CHECKOUT, a folder holding bmb_es/")
         versions[label] = Path(checkout).resolve()
     sizes = [int(value) for value in args.top_k.split(",")]
+    if min(sizes) < 10:
+        parser.error("--top-k: each value must be at least 10, the number of hits returned")
 
     from bmb_es.bench.report import envelope, machine_line, md_table, write_results
     from bmb_es.bench.scripts import command_line

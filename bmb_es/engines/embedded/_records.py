@@ -36,8 +36,6 @@ from ..._errors import StorageError
 VECTORS_FILE = "vectors.f32"
 SOURCES_FILE = "sources.jsonl"
 _FLOAT32 = np.dtype("<f4")
-
-
 _EXACT_ONLY = b" "  # marks a source that only the standard library reads back exactly
 _INT64_MIN, _UINT64_MAX = -(2**63), 2**64 - 1
 
@@ -61,7 +59,7 @@ def decode_source(raw: bytes) -> Any:
 def _has_wide_int(value: Any) -> bool:
     if isinstance(value, dict):
         return any(_has_wide_int(item) for item in value.values())
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):
         return any(_has_wide_int(item) for item in value)
     return isinstance(value, int) and not _INT64_MIN <= value <= _UINT64_MAX
 
