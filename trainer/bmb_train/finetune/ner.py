@@ -209,11 +209,19 @@ def predict_ner(model_dir: Path, text: str) -> list[dict[str, Any]]:
     sentence = Sentence(tuple(m.group() for m in matches), tuple("O" for _ in matches))
     labels = list(loaded.task["labels"])
     encoded = encode([sentence], loaded.tokenizer, labels, int(loaded.task["max_seq_length"]))
-    tags = typed(decode(encoded, predict_logits(loaded.model, encoded.data.arrays), [sentence], labels)[0])
+    tags = decode(encoded, predict_logits(loaded.model, encoded.data.arrays), [sentence], labels)[0]
+    return entity_spans(text, tags)
+
+
+def entity_spans(text: str, tags: Sequence[str]) -> list[dict[str, Any]]:
+    """The entities that ``tags`` (one per word or punctuation mark of ``text``, IOB2) mark in ``text``."""
     from seqeval.metrics.sequence_labeling import get_entities  # type: ignore[import-untyped]
 
+    matches = list(_WORD.finditer(text))
+    if len(matches) != len(tags):
+        raise ValueError(f"{len(tags)} tags for the {len(matches)} words of {text!r}")
     entities = []
-    for kind, first, last in get_entities(tags):
+    for kind, first, last in get_entities(typed(tags)):
         start, end = matches[first].start(), matches[last].end()
         entities.append({"text": text[start:end], "type": kind, "start": start, "end": end})
     return entities

@@ -49,37 +49,38 @@ def read_squad(path: Path) -> list[QAExample]:
     if not isinstance(data, dict) or not isinstance(data.get("data"), list):
         raise DataError(f"{path}: expected a SQuAD JSON object with a 'data' list")
     out: list[QAExample] = []
-    for article in data["data"]:
-        if "paragraphs" in article:
-            for paragraph in article["paragraphs"]:
-                context = str(paragraph["context"])
-                for qa in paragraph.get("qas", []):
-                    answers = qa.get("answers", [])
-                    if isinstance(answers, str):  # BioASQ yes/no questions: not extractive
-                        continue
-                    texts = tuple(str(a["text"]) for a in answers)
-                    starts = tuple(int(a["answer_start"]) for a in answers)
-                    out.append(
-                        QAExample(
-                            str(qa["id"]),
-                            str(qa["question"]),
-                            context,
-                            texts,
-                            starts,
-                            bool(qa.get("is_impossible", False)),
-                        )
+    where = "data"
+    try:
+        for number, article in enumerate(data["data"]):
+            where = f"data[{number}]"
+            if "paragraphs" in article:
+                for p_number, paragraph in enumerate(article["paragraphs"]):
+                    where = f"data[{number}].paragraphs[{p_number}]"
+                    context = str(paragraph["context"])
+                    for q_number, qa in enumerate(paragraph.get("qas", [])):
+                        where = f"data[{number}].paragraphs[{p_number}].qas[{q_number}]"
+                        answers = qa.get("answers", [])
+                        if isinstance(answers, str):  # BioASQ yes/no questions: not extractive
+                            continue
+                        texts = tuple(str(a["text"]) for a in answers)
+                        starts = tuple(int(a["answer_start"]) for a in answers)
+                        impossible = bool(qa.get("is_impossible", False))
+                        out.append(QAExample(str(qa["id"]), str(qa["question"]), context, texts, starts, impossible))
+            elif {"id", "question", "context"} <= set(article):
+                answers = article.get("answers") or {"text": [], "answer_start": []}
+                texts = tuple(str(t) for t in answers.get("text", []))
+                starts = tuple(int(s) for s in answers.get("answer_start", []))
+                out.append(
+                    QAExample(
+                        str(article["id"]), str(article["question"]), str(article["context"]), texts, starts, not texts
                     )
-        elif {"id", "question", "context"} <= set(article):
-            answers = article.get("answers") or {"text": [], "answer_start": []}
-            texts = tuple(str(t) for t in answers.get("text", []))
-            starts = tuple(int(s) for s in answers.get("answer_start", []))
-            out.append(
-                QAExample(
-                    str(article["id"]), str(article["question"]), str(article["context"]), texts, starts, not texts
                 )
-            )
-        else:
-            raise DataError(f"{path}: entry without 'paragraphs' or 'id/question/context'")
+            else:
+                raise DataError(f"{path}: {where}: entry without 'paragraphs' or 'id/question/context'")
+    except KeyError as error:
+        raise DataError(f"{path}: {where}: missing field {error}; expected the SQuAD v1.1/v2.0 layout") from None
+    except (AttributeError, TypeError, ValueError) as error:
+        raise DataError(f"{path}: {where}: malformed entry ({error}); expected the SQuAD v1.1/v2.0 layout") from None
     return out
 
 
