@@ -8,6 +8,12 @@ alike. The data dir is a temporary one, prepared once by an untimed first ``auto
 and OpenVINO conversion a first use pays); the timed runs are warm starts, as every later run is. Reports the
 median of each figure and the median per-round ratio, and writes ``bench/results/index-cli-<UTC time>.json``
 and ``.md``.
+
+``--baseline CHECKOUT`` adds a third setting to each round: ``auto`` run by another checkout of bmb-es (its folder
+first on ``PYTHONPATH``), to compare two versions' indexing on the same machine in the same hour:
+
+    git worktree add /tmp/bmb-before <commit>
+    python bench/bench_index_cli.py --baseline /tmp/bmb-before
 """
 
 from __future__ import annotations
@@ -30,13 +36,19 @@ SETTINGS = {"auto": [], "fp32 torch": ["--precision", "fp32", "--backend", "torc
 SUMMARY = re.compile(r"read ([\d,]+).*?\(([\d,.]+) docs/s")  # on the output with whitespace collapsed
 
 
-def run_index(corpus: Path, home: Path, extra: list[str]) -> tuple[float, int, float]:
-    """One ``bmb-es index`` into a fresh index: (wall seconds, documents read, the summary's docs/s)."""
+def run_index(corpus: Path, home: Path, extra: list[str], checkout: Path | None = None) -> tuple[float, int, float]:
+    """One ``bmb-es index`` into a fresh index: (wall seconds, documents read, the summary's docs/s).
+
+    ``checkout``: run that checkout's bmb-es instead of the installed one.
+    """
     shutil.rmtree(home / "indices", ignore_errors=True)
     command = [sys.executable, "-c", "from bmb_es.cli import main; main()", "index", str(corpus), "--index", "bench"]
     command += extra
+    env = {**os.environ, "BMB_ES_HOME": str(home)}
+    if checkout is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(checkout), os.environ.get("PYTHONPATH")]))
     started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "BMB_ES_HOME": str(home)})
+    done = subprocess.run(command, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - started
     output = " ".join((done.stdout + done.stderr).split())
     match = SUMMARY.search(output)
@@ -58,7 +70,13 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--model", default=None, help="Model folder or id (default: the default model)")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
+    parser.add_argument("--baseline", type=Path, default=None, help="Another checkout of bmb-es, run with auto too")
     args = parser.parse_args()
+    if args.baseline is not None and not (args.baseline / "bmb_es").is_dir():
+        parser.error(f"--baseline {args.baseline}: not a checkout of bmb-es (no bmb_es/ folder)")
+    settings: dict[str, tuple[list[str], Path | None]] = {name: (extra, None) for name, extra in SETTINGS.items()}
+    if args.baseline is not None:
+        settings[f"auto, {args.baseline.resolve().name}"] = ([], args.baseline.resolve())
     from bmb_es.embedding._hardware import cpu_model, gpu_present
 
     if not args.corpus.exists():
@@ -69,12 +87,14 @@ def main() -> int:
     try:
         first = run_index(args.corpus, home, model)
         print(f"untimed first run (checks and prepares the encoder): {first[0]:.1f} s wall", flush=True)
-        walls: dict[str, list[float]] = {name: [] for name in SETTINGS}
-        rates: dict[str, list[float]] = {name: [] for name in SETTINGS}
+        if args.baseline is not None:
+            run_index(args.corpus, home, model, args.baseline.resolve())  # untimed: the baseline's first run too
+        walls: dict[str, list[float]] = {name: [] for name in settings}
+        rates: dict[str, list[float]] = {name: [] for name in settings}
         documents = first[1]
         for round_number in range(1, args.rounds + 1):
-            for name, extra in SETTINGS.items():
-                wall, documents, rate = run_index(args.corpus, home, [*model, *extra])
+            for name, (extra, checkout) in settings.items():
+                wall, documents, rate = run_index(args.corpus, home, [*model, *extra], checkout)
                 walls[name].append(wall)
                 rates[name].append(rate)
                 print(f"round {round_number} {name}: {rate:.1f} docs/s (summary), {wall:.1f} s wall", flush=True)
@@ -82,8 +102,8 @@ def main() -> int:
         shutil.rmtree(home, ignore_errors=True)
     from bmb_es.bench.report import envelope, write_results
 
-    settings = vars(args) | {"corpus": str(args.corpus), "out": str(args.out)}
-    payload = envelope("index-cli", f"python bench/bench_index_cli.py {shlex.join(sys.argv[1:])}", settings)
+    options = vars(args) | {"corpus": str(args.corpus), "out": str(args.out), "baseline": str(args.baseline or "")}
+    payload = envelope("index-cli", f"python bench/bench_index_cli.py {shlex.join(sys.argv[1:])}", options)
     payload.update({"documents": documents, "wall_seconds": walls, "summary_docs_per_s": rates})
     base = "fp32 torch"
     lines = [
@@ -96,7 +116,7 @@ def main() -> int:
         "| setting | summary docs/s | x fp32 | wall s (process start to exit) | wall docs/s | x fp32 |",
         "|---|---|---|---|---|---|",
     ]
-    for name in SETTINGS:
+    for name in settings:
         rate_ratio = statistics.median(a / b for a, b in zip(rates[name], rates[base], strict=True))
         wall_ratio = statistics.median(b / a for a, b in zip(walls[name], walls[base], strict=True))
         wall = statistics.median(walls[name])
