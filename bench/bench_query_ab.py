@@ -32,6 +32,8 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -66,25 +68,20 @@ def _child(home: Path, top_k: int, args: argparse.Namespace) -> dict[str, float]
     for number in range(args.passes + 1):
         for position, text in enumerate(texts):
             other = texts[(position + 2) % len(texts)]
-            t0 = time.perf_counter()
-            search(engine, INDEX, text, rerank=False, embedder=embedder)
-            t1 = time.perf_counter()
-            search(engine, INDEX, text, top_k=top_k, embedder=embedder)
-            t2 = time.perf_counter()
-            embedder.embed([other])
-            t3 = time.perf_counter()
-            search(engine, INDEX, text, top_k=top_k, embedder=given)
-            t4 = time.perf_counter()
-            search(engine, INDEX, text, top_k=top_k, embedder=given)
-            t5 = time.perf_counter()
-            embedder.embed([other])
-            t6 = time.perf_counter()
-            embedder.embed([other])
-            t7 = time.perf_counter()
-            if number:  # pass 0 warms up
-                times = (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t7 - t6)
-                for key, seconds in zip(KEYS, times, strict=True):
-                    samples[key].append(seconds)
+            steps: list[tuple[str | None, Callable[[], object]]] = [
+                ("bm25", partial(search, engine, INDEX, text, rerank=False, embedder=embedder)),
+                ("full", partial(search, engine, INDEX, text, top_k=top_k, embedder=embedder)),
+                ("encode", partial(embedder.embed, [other])),
+                ("given", partial(search, engine, INDEX, text, top_k=top_k, embedder=given)),
+                ("given_again", partial(search, engine, INDEX, text, top_k=top_k, embedder=given)),
+                (None, partial(embedder.embed, [other])),  # untimed: now the encoder's last input is `other`
+                ("encode_again", partial(embedder.embed, [other])),
+            ]
+            for key, step in steps:
+                started = time.perf_counter()
+                step()
+                if number and key is not None:  # pass 0 warms up
+                    samples[key].append(time.perf_counter() - started)
     return {key: statistics.median(values) * 1000 for key, values in samples.items()}
 
 
