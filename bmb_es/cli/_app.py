@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from .._config import DEFAULT_INDEX
-from .._errors import BmbError
+from .._errors import BmbError, StorageError
 
 app = typer.Typer(
     name="bmb-es",
@@ -264,15 +264,20 @@ def indices_command(data_dir: DataDirOption = None, as_json: Annotated[bool, typ
         rows: list[dict[str, Any]] = []
         for name in engine.list_indices():
             meta = engine.index_meta(name)
-            rows.append(
-                {"index": name, "documents": engine.count(name), "model": meta.model, "dimension": meta.dimension}
-            )
+            row: dict[str, Any] = {"index": name, "model": meta.model, "dimension": meta.dimension}
+            try:
+                row["documents"] = engine.count(name)
+            except StorageError as error:  # one unreadable index (e.g. an older layout) must not hide the others
+                row["documents"], row["error"] = None, str(error)
+            rows.append(row)
         if as_json:
             typer.echo(json.dumps(rows, indent=2))
         elif not rows:
             typer.echo("no indices yet: create one with  bmb-es index PATH")
         for row in [] if as_json else rows:
-            typer.echo(f"{row['index']}\t{row['documents']} docs\t{row['model']} ({row['dimension']}-d)")
+            documents = "?" if row["documents"] is None else row["documents"]
+            line = f"{row['index']}\t{documents} docs\t{row['model']} ({row['dimension']}-d)"
+            typer.echo(line + (f"\t{row['error']}" if "error" in row else ""))
 
 
 @app.command("delete")
@@ -287,7 +292,11 @@ def delete_command(
     with _user_errors():
         engine = open_engine(data_dir)
         engine.index_meta(index)  # fails clearly if it does not exist
-        if not yes and not typer.confirm(f"delete index {index!r} ({engine.count(index)} docs)?"):
+        try:
+            size = f"{engine.count(index)} docs"
+        except StorageError:  # an index that cannot be opened (e.g. an older layout) can still be deleted
+            size = "unreadable"
+        if not yes and not typer.confirm(f"delete index {index!r} ({size})?"):
             raise typer.Exit(1)
         engine.delete_index(index)
         typer.echo(f"deleted {index}")

@@ -70,6 +70,22 @@ def test_indices_lists_model(home: Path) -> None:
     assert "papers\t18 docs\tsentence-transformers/all-MiniLM-L6-v2 (384-d)" in out
 
 
+def test_a_legacy_index_is_listed_refused_converted_and_deleted(tmp_path: Path) -> None:
+    from tests.engines.embedded.test_records import _legacy_index
+
+    home = tmp_path / "home"
+    _legacy_index(home / "indices" / "old")
+    listed = bmb("indices", home=home, check=True).stdout
+    assert "old\t? docs\thand-made-vectors (3-d)\t" in listed and "bmb-es merge" in listed
+    refused = bmb("query", "--index", "old", "lung", home=home)
+    assert refused.returncode == 7 and "convert it without re-embedding: bmb-es merge" in refused.stderr
+    merged = bmb("merge", str(home / "indices" / "old"), "--into", "old-2", home=home, check=True).stdout
+    assert "3 read, 3 written" in merged
+    assert "old-2\t3 docs" in bmb("indices", home=home, check=True).stdout
+    assert "lung" in bmb("query", "--index", "old-2", "lung", home=home, check=True).stdout
+    assert bmb("delete", "old", "--yes", home=home, check=True).stdout.strip() == "deleted old"
+
+
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
