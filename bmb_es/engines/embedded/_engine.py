@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ from ..._errors import IndexNotFoundError, QueryError, StorageError
 from ...query import VECTOR_FIELD
 from .._base import IndexedDocument, IndexMeta, check_index_name
 from ._dsl import CosineRescore, TextQuery, combine, parse_body
-from ._records import RecordReader, RecordWriter, create_record_files, decode_source, encode_source
+from ._records import RecordReader, RecordWriter, create_record_files, encode_source
 from ._store import (
     HASH_FIELD,
     ID_FIELD,
@@ -60,7 +62,7 @@ class EmbeddedEngine:
         self._writers: dict[str, Any] = {}
         self._appenders: dict[str, RecordWriter] = {}
         self._readers: dict[str, RecordReader] = {}
-        self._commits: dict[str, tuple[int, int, int]] = {}
+        self._commits: dict[str, _Commit] = {}
         self._metas: dict[str, IndexMeta] = {}
         self._analyzer = tantivy_analyzer()
 
@@ -84,11 +86,12 @@ class EmbeddedEngine:
     def _index(self, name: str) -> Any:
         if name not in self._indices:
             folder = self._require(name)
+            seen = _read_commit(folder)  # before the reader loads: a commit landing in between is seen later
             index = open_tantivy(folder)
             # Reloads are ours (see _searcher), so tantivy's view and the record files' never drift apart.
             index.config_reader("Manual")
             self._indices[name] = index
-            self._commits[name] = _commit_stamp(folder)
+            self._commits[name] = seen
         return self._indices[name]
 
     def _searcher(self, name: str) -> Any:
@@ -96,14 +99,15 @@ class EmbeddedEngine:
 
         A commit rewrites tantivy's ``meta.json``; when it has changed, the index is reloaded and the record
         files re-mapped together. Re-mapping matters when the index was deleted and created again by another
-        process: the old maps would still hold the old vectors.
+        process: the old maps would still hold the old vectors, and the cached metadata another dimension.
         """
         index = self._index(name)
-        stamp = _commit_stamp(self._folder(name))
-        if stamp != self._commits[name]:
+        newer = _newer_commit(self._folder(name), self._commits[name])
+        if newer is not None:
             index.reload()
             self._readers.pop(name, None)
-            self._commits[name] = stamp
+            self._metas.pop(name, None)
+            self._commits[name] = newer
         return index.searcher()
 
     def _writer(self, name: str) -> tuple[Any, RecordWriter]:
@@ -211,7 +215,7 @@ class EmbeddedEngine:
             self._appenders[name].sync()  # first: a commit must never publish rows that are not on disk
             writer.commit()
             self._index(name).reload()
-            self._commits[name] = _commit_stamp(self._folder(name))  # our own rows: mapped when first read
+            self._commits[name] = _read_commit(self._folder(name))  # our own rows: mapped when first read
 
     # -- reading -----------------------------------------------------------------------------------
 
@@ -237,11 +241,9 @@ class EmbeddedEngine:
         records = self._records(name)
         vectors = records.vectors(searcher.fast_field_values(ROW_FIELD, addresses))
         sources = _sources(searcher, records, addresses)
-        out: dict[str, IndexedDocument] = {}
-        for address, source, vector in zip(addresses, sources, vectors, strict=True):
-            document = Document.from_source(source)
-            out[document.id] = IndexedDocument(document, searcher.doc(address)[HASH_FIELD][0], vector)
-        return out
+        docs = [searcher.doc(address) for address in addresses]
+        items = _indexed(self._folder(name), docs, sources, vectors)
+        return {item.document.id: item for item in items}
 
     # -- searching ---------------------------------------------------------------------------------
 
@@ -327,13 +329,43 @@ class EmbeddedEngine:
         }
 
 
-def _commit_stamp(folder: Path) -> tuple[int, int, int]:
-    """What changes when a commit rewrites tantivy's ``meta.json`` (written to a new file, then renamed)."""
+# File times move in coarse steps (4 ms here) and freed inodes are reused, so two commits can leave meta.json with
+# the same inode, size and time. Within this long of a file's time, its contents are compared too.
+_RECENT_NS = 2_000_000_000
+
+
+@dataclass(slots=True)
+class _Commit:
+    """What the engine last saw of tantivy's ``meta.json``, which every commit rewrites (new file, then rename)."""
+
+    stat: tuple[int, int, int]
+    content: bytes
+
+
+def _meta_stat(folder: Path) -> tuple[Path, os.stat_result]:
+    path = folder / TANTIVY_DIR / "meta.json"
     try:
-        stat = (folder / TANTIVY_DIR / "meta.json").stat()
+        return path, path.stat()
     except FileNotFoundError:
         raise IndexNotFoundError(f"index folder {folder} is gone (deleted by another process?)") from None
-    return stat.st_ino, stat.st_mtime_ns, stat.st_size
+
+
+def _read_commit(folder: Path) -> _Commit:
+    path, stat = _meta_stat(folder)
+    return _Commit((stat.st_ino, stat.st_mtime_ns, stat.st_size), path.read_bytes())
+
+
+def _newer_commit(folder: Path, seen: _Commit) -> _Commit | None:
+    """The commit now on disk when it differs from ``seen``, else ``None`` (one stat for an index at rest)."""
+    path, stat = _meta_stat(folder)
+    key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+    if key == seen.stat and time.time_ns() - stat.st_mtime_ns > _RECENT_NS:
+        return None
+    content = path.read_bytes()
+    if content == seen.content:
+        seen.stat = key
+        return None
+    return _Commit(key, content)
 
 
 def iter_folder(folder: Path, batch: int = 1024) -> Iterator[list[IndexedDocument]]:
@@ -360,10 +392,22 @@ def iter_folder(folder: Path, batch: int = 1024) -> Iterator[list[IndexedDocumen
         else:
             sources = _sources(searcher, records, chunk)
             vectors = records.vectors(searcher.fast_field_values(ROW_FIELD, chunk))
-        yield [
-            IndexedDocument(Document.from_source(source), doc[HASH_FIELD][0], vector)
-            for doc, source, vector in zip(docs, sources, vectors, strict=True)
-        ]
+        yield _indexed(folder, docs, sources, vectors)
+
+
+def _indexed(
+    folder: Path, docs: Sequence[Any], sources: Sequence[dict[str, Any]], vectors: np.ndarray
+) -> list[IndexedDocument]:
+    """Stored documents with their sources and vectors, each source checked to be its document's."""
+    items = []
+    for doc, source, vector in zip(docs, sources, vectors, strict=True):
+        if source.get("id") != doc[ID_FIELD][0]:
+            raise StorageError(
+                f"{folder}: document {doc[ID_FIELD][0]!r} points at the source of {source.get('id')!r}; the record "
+                f"files were changed outside bmb-es: rebuild the index"
+            )
+        items.append(IndexedDocument(Document.from_source(source), doc[HASH_FIELD][0], vector))
+    return items
 
 
 def _sources(searcher: Any, records: RecordReader, addresses: Sequence[Any]) -> list[dict[str, Any]]:
@@ -372,7 +416,7 @@ def _sources(searcher: Any, records: RecordReader, addresses: Sequence[Any]) -> 
         return []
     offsets = searcher.fast_field_values(OFFSET_FIELD, addresses)
     lengths = searcher.fast_field_values(LENGTH_FIELD, addresses)
-    return [decode_source(records.source(offset, length)) for offset, length in zip(offsets, lengths, strict=True)]
+    return [records.decoded_source(offset, length) for offset, length in zip(offsets, lengths, strict=True)]
 
 
 def _rescore(
@@ -390,7 +434,7 @@ def _rescore(
             f"request body: the query vector has {query.shape[0]} dimensions, the index stores {vectors.shape[1]}"
         )
     window = len(vectors)
-    norms = np.sqrt(np.einsum("ij,ij->i", vectors, vectors)) * rescore.vector_norm
+    norms = np.linalg.norm(vectors, axis=1) * rescore.vector_norm
     dots = vectors @ query
     cosine = np.divide(dots, norms, out=np.zeros(window, dtype=np.float32), where=norms > 0).astype(np.float64)
     final = rescore.query_weight * first_pass

@@ -13,9 +13,13 @@ whole document (~9 µs each); these files are memory-mapped and read by position
 Each tantivy document holds its row, offset and length as fast fields. Files only grow: an upsert appends a
 new row and the old one becomes unreferenced (``bmb-es merge`` into a new index drops such rows).
 
-Durability: :meth:`RecordWriter.sync` flushes and fsyncs both files, and the engine calls it before every tantivy
-commit. A committed document therefore never points past what is on disk; rows written after the last commit
-are unreferenced after a crash, and a torn last row is padded so the next row starts at a whole row.
+Durability: :meth:`RecordWriter.sync` fsyncs both files, and the engine calls it before every tantivy commit. A
+committed document therefore never points past what is on disk; rows written after the last commit are
+unreferenced after a crash, a torn last row is padded so the next row starts at a whole row, and a torn last
+line is ended so the file stays JSON Lines.
+
+Like tantivy's own memory-mapped segment files, these files must not be truncated or overwritten in place
+while a process has the index open (that kills the reader with SIGBUS); delete an index with ``bmb-es delete``.
 """
 
 from __future__ import annotations
@@ -57,27 +61,45 @@ def decode_source(raw: bytes) -> Any:
 
 
 def _has_wide_int(value: Any) -> bool:
-    if isinstance(value, dict):
-        return any(_has_wide_int(item) for item in value.values())
-    if isinstance(value, list | tuple):
-        return any(_has_wide_int(item) for item in value)
-    return isinstance(value, int) and not _INT64_MIN <= value <= _UINT64_MAX
+    pending = [value]  # a stack, not recursion: sources may nest deeper than Python's recursion limit
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple):
+            pending.extend(item)
+        elif isinstance(item, int) and not _INT64_MIN <= item <= _UINT64_MAX:
+            return True
+    return False
 
 
 def create_record_files(folder: Path) -> None:
-    """Create the two empty files of a new index (their presence marks the storage layout)."""
+    """Create the two empty files of a new index (their presence marks the storage layout), durably."""
     for name in (VECTORS_FILE, SOURCES_FILE):
         (folder / name).touch(exist_ok=True)
+    sync_folder(folder)
 
 
-def has_record_files(folder: Path) -> bool:
-    return all((folder / name).is_file() for name in (VECTORS_FILE, SOURCES_FILE))
+def sync_folder(folder: Path) -> None:
+    """fsync a folder, so the names created in it survive a crash."""
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def record_files_present(folder: Path) -> tuple[bool, bool]:
+    """Whether ``vectors.f32`` and ``sources.jsonl`` exist."""
+    return (folder / VECTORS_FILE).is_file(), (folder / SOURCES_FILE).is_file()
 
 
 class RecordWriter:
     """Appends vectors and sources; one per index, created only while holding tantivy's writer lock.
 
-    Files are opened per batch (no handle outlives a call), so an engine that is never closed leaks nothing.
+    Every batch takes its positions from the files' sizes, never from counters, so a batch cut short (an
+    interrupt between the two writes, a full disk) leaves only unreferenced bytes and cannot shift later
+    documents onto another's row. Files are opened per batch: an engine that is never closed leaks nothing.
 
     Parameters
     ----------
@@ -90,41 +112,43 @@ class RecordWriter:
     def __init__(self, folder: Path, dimension: int) -> None:
         self._paths = (folder / VECTORS_FILE, folder / SOURCES_FILE)
         self._dimension = dimension
-        row_bytes = dimension * _FLOAT32.itemsize
-        size = self._paths[0].stat().st_size
-        torn = size % row_bytes
-        if torn:  # a crash mid-row: pad, so rows stay aligned; no committed document refers to this row
-            with open(self._paths[0], "ab") as handle:
-                handle.write(b"\0" * (row_bytes - torn))
-            size += row_bytes - torn
-        self._next_row = size // row_bytes
-        self._next_offset = self._paths[1].stat().st_size
 
     def append(self, vectors: npt.NDArray[np.float32], sources: Sequence[bytes]) -> list[tuple[int, int]]:
         """Write a batch: row ``i`` of ``vectors`` with ``sources[i]``; return each one's ``(row, source offset)``."""
         if vectors.shape != (len(sources), self._dimension):
             raise ValueError(f"vectors {vectors.shape} do not match {len(sources)} sources of {self._dimension}-d")
-        placed = []
-        offset = self._next_offset
-        for number, source in enumerate(sources):
-            placed.append((self._next_row + number, offset))
-            offset += len(source) + 1
-        with open(self._paths[0], "ab") as handle:
-            handle.write(vectors.astype(_FLOAT32, copy=False).tobytes())
-        with open(self._paths[1], "ab") as handle:
-            handle.write(b"".join(source + b"\n" for source in sources))
-        self._next_row += len(sources)
-        self._next_offset = offset
+        row_bytes = self._dimension * _FLOAT32.itemsize
+        try:
+            with open(self._paths[0], "ab") as vector_file, open(self._paths[1], "a+b") as source_file:
+                size = vector_file.seek(0, os.SEEK_END)
+                if size % row_bytes:  # a torn last row: pad it, so rows stay aligned (nothing refers to it)
+                    size += vector_file.write(b"\0" * (row_bytes - size % row_bytes))
+                offset = source_file.seek(0, os.SEEK_END)
+                if offset:
+                    source_file.seek(offset - 1)
+                    if source_file.read(1) != b"\n":  # a torn last line: end it, so the file stays JSON Lines
+                        offset += source_file.write(b"\n")
+                placed = []
+                for number, source in enumerate(sources):
+                    placed.append((size // row_bytes + number, offset))
+                    offset += len(source) + 1
+                vector_file.write(vectors.astype(_FLOAT32, copy=False).tobytes())
+                source_file.write(b"".join(source + b"\n" for source in sources))
+        except OSError as error:
+            raise StorageError(f"{self._paths[0].parent}: cannot write the record files ({error})") from error
         return placed
 
     def sync(self) -> None:
         """Make everything appended durable; called before the commit that publishes it."""
-        for path in self._paths:
-            descriptor = os.open(path, os.O_WRONLY | os.O_APPEND)
-            try:
-                os.fsync(descriptor)  # syncs the file, whichever descriptor wrote it
-            finally:
-                os.close(descriptor)
+        try:
+            for path in self._paths:
+                descriptor = os.open(path, os.O_WRONLY | os.O_APPEND)
+                try:
+                    os.fsync(descriptor)  # syncs the file, whichever descriptor wrote it
+                finally:
+                    os.close(descriptor)
+        except OSError as error:
+            raise StorageError(f"{self._paths[0].parent}: cannot sync the record files ({error})") from error
 
 
 class RecordReader:
@@ -137,9 +161,12 @@ class RecordReader:
         self._sources: mmap.mmap | bytes = b""
 
     def _map(self, name: str) -> mmap.mmap | None:
-        with open(self._folder / name, "rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
-            return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if size else None
+        try:
+            with open(self._folder / name, "rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if size else None
+        except OSError as error:
+            raise StorageError(f"{self._folder / name}: cannot read ({error}); rebuild the index") from error
 
     def vectors(self, rows: Sequence[int]) -> npt.NDArray[np.float32]:
         """The vectors at ``rows`` as a new ``(len(rows), dimension)`` float32 matrix."""
@@ -160,6 +187,17 @@ class RecordReader:
                     f"{len(self._vectors)} rows; the file was truncated or replaced: rebuild the index"
                 )
         return np.asarray(self._vectors[index], dtype=np.float32)  # fancy indexing already copied
+
+    def decoded_source(self, offset: int, length: int) -> Any:
+        """The ``_source`` written at ``offset``, decoded."""
+        raw = self.source(offset, length)
+        try:
+            return decode_source(raw)
+        except ValueError as error:  # json's and orjson's decode errors are ValueErrors
+            raise StorageError(
+                f"{self._folder / SOURCES_FILE}: bytes {offset}-{offset + length} are not the JSON of a source "
+                f"({error}); the file was changed outside bmb-es: rebuild the index"
+            ) from None
 
     def source(self, offset: int, length: int) -> bytes:
         """The ``_source`` JSON bytes written at ``offset`` (decode them with :func:`decode_source`)."""

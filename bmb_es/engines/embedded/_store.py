@@ -20,7 +20,7 @@ from typing import Any
 from ..._analysis import ANALYZER_NAME, tantivy_analyzer
 from ..._errors import StorageError
 from .._base import IndexMeta
-from ._records import has_record_files
+from ._records import SOURCES_FILE, VECTORS_FILE, record_files_present, sync_folder
 
 TEXT_FIELDS: tuple[str, ...] = ("title", "abstract", "body")
 ID_FIELD = "id"
@@ -64,12 +64,16 @@ def build_legacy_schema() -> Any:
 
 
 def is_legacy(folder: Path) -> bool:
-    """An index (``meta.json`` present) written before the record files existed."""
-    return (folder / META_FILE).is_file() and not has_record_files(folder)
+    """An index (``meta.json`` present) written before the record files existed: it has neither of them."""
+    return (folder / META_FILE).is_file() and not any(record_files_present(folder))
 
 
 def open_tantivy(folder: Path) -> Any:
     """Open (or create) the tantivy index in ``folder`` with the shared analyzer registered."""
+    present = record_files_present(folder)
+    if (folder / META_FILE).is_file() and any(present) and not all(present):
+        missing = SOURCES_FILE if present[0] else VECTORS_FILE
+        raise StorageError(f"{folder}: the index is damaged: {missing} is missing; rebuild it with bmb-es index")
     if is_legacy(folder):
         raise StorageError(
             f"{folder}: this index was written by an earlier bmb-es that kept vectors inside tantivy's stored "
@@ -110,3 +114,4 @@ def write_meta(folder: Path, meta: IndexMeta) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(handle.name, folder / META_FILE)
+    sync_folder(folder)  # the rename itself must survive a crash

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bmb_es import Document, EmbeddedEngine, StorageError, build_query, merge_indices
+from bmb_es import Document, EmbeddedEngine, IndexMeta, StorageError, build_query, merge_indices
 from bmb_es.engines import IndexedDocument
 from bmb_es.engines.embedded._records import (
     SOURCES_FILE,
@@ -183,3 +183,87 @@ def test_only_sources_with_wide_integers_take_the_standard_library_path() -> Non
     assert encode_source({"id": "a", "n": 2**64 - 1}).startswith(b"{")
     assert encode_source({"id": "a", "n": [2**64]}).startswith(b" {")
     assert decode_source(encode_source({"id": "a", "n": [2**64]})) == {"id": "a", "n": [2**64]}
+
+
+def test_a_batch_cut_short_cannot_shift_later_documents(engine: EmbeddedEngine) -> None:
+    put(engine, DOCS[:1])
+    folder = _folder(engine)
+    # What an interrupted append leaves: a vector row and a half without their sources, a torn source line.
+    with open(folder / VECTORS_FILE, "ab") as handle:
+        handle.write(np.ones(5, dtype="<f4").tobytes()[:18])
+    with open(folder / SOURCES_FILE, "ab") as handle:
+        handle.write(b'{"id": "torn", "ti')
+    engine.upsert("t", [_item(*DOCS[2])])
+    engine.commit("t")
+    got = engine.get("t", ["a", "c"])
+    np.testing.assert_array_equal(got["c"].vector, np.asarray(DOCS[2][1], dtype=np.float32))
+    assert got["c"].document == DOCS[2][0] and got["a"].document == DOCS[0][0]
+    lines = (folder / SOURCES_FILE).read_bytes().splitlines()
+    assert [line for line in lines if line.startswith(b'{"id": "torn"')] == [b'{"id": "torn", "ti']
+    assert [json.loads(line)["id"] for line in lines if not line.startswith(b'{"id": "torn"')] == ["a", "c"]
+
+
+def test_the_record_files_are_synced_before_the_commit_that_publishes_them(
+    engine: EmbeddedEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+
+    class Recorder:
+        def __init__(self, writer: object) -> None:
+            self._writer = writer
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self._writer, name)
+
+        def commit(self) -> object:
+            calls.append("commit")
+            return self._writer.commit()  # type: ignore[attr-defined]
+
+    original = RecordWriter.sync
+    monkeypatch.setattr(RecordWriter, "sync", lambda self: (calls.append("sync"), original(self))[1])
+    engine.create_index("t", META)
+    engine.upsert("t", [_item(*DOCS[0])])
+    engine._writers["t"] = Recorder(engine._writers["t"])
+    engine.commit("t")
+    assert calls == ["sync", "commit"]
+
+
+def test_a_reader_follows_an_index_created_again_with_another_dimension(tmp_path: Path) -> None:
+    reader, other = EmbeddedEngine(tmp_path), EmbeddedEngine(tmp_path)
+    put(other, DOCS)
+    assert reader.count("t") == 3
+    other.delete_index("t")
+    other.create_index("t", IndexMeta(model="four-d", dimension=4))
+    doc = Document(id="w", title="lung")
+    other.upsert("t", [IndexedDocument(doc, doc.content_hash(), np.asarray([0, 0, 0, 2.0], dtype=np.float32))])
+    other.commit("t")
+    assert reader.get("t", ["w"])["w"].vector.tolist() == [0.0, 0.0, 0.0, 2.0]
+    hits = reader.search("t", build_query("lung", [0.0, 0.0, 0.0, 1.0], fields=["title"]))["hits"]["hits"]
+    assert [(hit["_id"], hit["_bmb_scores"]["cosine"]) for hit in hits] == [("w", pytest.approx(1.0))]
+
+
+def test_a_missing_record_file_is_damage_not_the_legacy_layout(engine: EmbeddedEngine) -> None:
+    put(engine, DOCS)
+    (_folder(engine) / SOURCES_FILE).unlink()
+    with pytest.raises(StorageError, match=r"the index is damaged: sources\.jsonl is missing; rebuild it"):
+        EmbeddedEngine(engine.root.parent).count("t")
+
+
+def test_sources_changed_outside_bmb_es_are_storage_errors(engine: EmbeddedEngine) -> None:
+    put(engine, DOCS)
+    path = _folder(engine) / SOURCES_FILE
+    raw = path.read_bytes()
+    path.write_bytes(raw.replace(b'"id": "a"', b'"id": "x"'))  # same length: the offsets still fit
+    with pytest.raises(StorageError, match="document 'a' points at the source of 'x'"):
+        EmbeddedEngine(engine.root.parent).get("t", ["a"])
+    path.write_bytes(raw.replace(b'{"id": "c"', b'#{id": "c"'))
+    with pytest.raises(StorageError, match=r"sources\.jsonl: bytes \d+-\d+ are not the JSON of a source"):
+        EmbeddedEngine(engine.root.parent).search("t", build_query("kidney", fields=["title"]))
+
+
+def test_deeply_nested_sources_round_trip(engine: EmbeddedEngine) -> None:
+    nested: dict[str, object] = {"leaf": 2**70}
+    for _ in range(600):  # deeper than a recursive walk could go
+        nested = {"child": nested}
+    put(engine, [(Document(id="deep", title="lung", extra=nested), [1.0, 0.0, 0.0])])
+    assert engine.get("t", ["deep"])["deep"].document.extra == nested
