@@ -102,7 +102,7 @@ class EmbeddedEngine:
         process: the old maps would still hold the old vectors, and the cached metadata another dimension.
         """
         index = self._index(name)
-        newer = _newer_commit(self._folder(name), self._commits[name])
+        newer = _newer_commit(self._commits[name])
         if newer is not None:
             index.reload()
             self._readers.pop(name, None)
@@ -338,34 +338,37 @@ _RECENT_NS = 2_000_000_000
 class _Commit:
     """What the engine last saw of tantivy's ``meta.json``, which every commit rewrites (new file, then rename)."""
 
+    path: str
     stat: tuple[int, int, int]
     content: bytes
 
 
-def _meta_stat(folder: Path) -> tuple[Path, os.stat_result]:
-    path = folder / TANTIVY_DIR / "meta.json"
+def _meta_stat(path: str) -> os.stat_result:
     try:
-        return path, path.stat()
+        return os.stat(path)
     except FileNotFoundError:
-        raise IndexNotFoundError(f"index folder {folder} is gone (deleted by another process?)") from None
+        raise IndexNotFoundError(f"{path} is gone (the index was deleted by another process?)") from None
 
 
 def _read_commit(folder: Path) -> _Commit:
-    path, stat = _meta_stat(folder)
-    return _Commit((stat.st_ino, stat.st_mtime_ns, stat.st_size), path.read_bytes())
+    path = str(folder / TANTIVY_DIR / "meta.json")
+    stat = _meta_stat(path)
+    with open(path, "rb") as handle:
+        return _Commit(path, (stat.st_ino, stat.st_mtime_ns, stat.st_size), handle.read())
 
 
-def _newer_commit(folder: Path, seen: _Commit) -> _Commit | None:
+def _newer_commit(seen: _Commit) -> _Commit | None:
     """The commit now on disk when it differs from ``seen``, else ``None`` (one stat for an index at rest)."""
-    path, stat = _meta_stat(folder)
+    stat = _meta_stat(seen.path)
     key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
     if key == seen.stat and time.time_ns() - stat.st_mtime_ns > _RECENT_NS:
         return None
-    content = path.read_bytes()
+    with open(seen.path, "rb") as handle:
+        content = handle.read()
     if content == seen.content:
         seen.stat = key
         return None
-    return _Commit(key, content)
+    return _Commit(seen.path, key, content)
 
 
 def iter_folder(folder: Path, batch: int = 1024) -> Iterator[list[IndexedDocument]]:
