@@ -71,11 +71,11 @@ def is_legacy(folder: Path) -> bool:
 def open_tantivy(folder: Path) -> Any:
     """Open (or create) the tantivy index in ``folder`` with the shared analyzer registered."""
     present = record_files_present(folder)
-    if (folder / META_FILE).is_file() and any(present) and not all(present):
-        missing = SOURCES_FILE if present[0] else VECTORS_FILE
-        raise StorageError(f"{folder}: the index is damaged: {missing} is missing; rebuild it with bmb-es index")
-    if is_legacy(folder):
-        raise StorageError(
+    if (folder / META_FILE).is_file() and not all(present):
+        if any(present):
+            missing = SOURCES_FILE if present[0] else VECTORS_FILE
+            raise StorageError(f"{folder}: the index is damaged: {missing} is missing; rebuild it with bmb-es index")
+        raise StorageError(  # the legacy layout (see is_legacy)
             f"{folder}: this index was written by an earlier bmb-es that kept vectors inside tantivy's stored "
             f"documents; convert it without re-embedding: bmb-es merge {folder} --into {folder.name}-2 "
             f"--data-dir {folder.parent.parent} (then delete the old folder)"
