@@ -34,6 +34,7 @@ def index_path(
     backend: Backend = "auto",
     device: str | None = None,
     shard: Shard | str | None = None,
+    optimize: bool = True,
 ) -> IngestSummary:
     """Index every record under ``path`` (see :func:`bmb_es.readers.plan_corpus` for formats).
 
@@ -43,6 +44,7 @@ def index_path(
     ``shard`` (``"i/n"`` or a :class:`~bmb_es._ingest.Shard`) indexes only that deterministic part of the
     corpus, for parallel ingest into one cluster index or into shard indices joined by :func:`merge_indices`.
     ``batch_size`` ``None`` is the embedder's default (16 OpenVINO, 32 torch CPU, 512 GPU).
+    ``optimize``: see :func:`bmb_es._ingest.ingest`.
     """
     plan = plan_corpus(path, format, field_map)
     engine = engine if engine is not None else open_engine()  # a cluster when BMB_ES_URL/BMB_OS_URL is set
@@ -64,6 +66,7 @@ def index_path(
         reject_log=log,
         on_progress=on_progress,
         shard=shard,
+        optimize=optimize,
     )
     summary.skipped_files = [(str(item), reason) for item, reason in plan.skipped]
     return summary
@@ -82,6 +85,7 @@ class MergeSummary:
     duplicates: int = 0
     seconds: float = 0.0
     duplicate_ids: list[str] = field(default_factory=list)
+    segments: tuple[int, int] | None = None  # embedded target: (before, after) when the merge optimized it
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -93,6 +97,7 @@ class MergeSummary:
             "duplicates": self.duplicates,
             "seconds": round(self.seconds, 3),
             "duplicate_ids": self.duplicate_ids[:20],
+            "segments": list(self.segments) if self.segments else None,
         }
 
 
@@ -130,6 +135,7 @@ def merge_indices(
     engine
         Where the target lives; the default embedded engine if ``None``.
 
+    An embedded target left with several segments is optimized (:meth:`~bmb_es.EmbeddedEngine.optimize`).
     Vectors are copied byte for byte (never re-embedded). Writes are upserts by stable id, so re-running an
     interrupted merge is safe and skips what is already there; an id present in several sources (the same
     record indexed by two shards) is written once, from the last source, and counted in ``duplicates``.
@@ -183,5 +189,8 @@ def merge_indices(
                         since_commit = 0
     finally:
         engine.commit(into)
+        summary.seconds = time.perf_counter() - started
+    if isinstance(engine, EmbeddedEngine) and summary.written and engine.segments(into) > 1:
+        summary.segments = engine.optimize(into)  # a merge writes a whole index: one segment searches fastest
         summary.seconds = time.perf_counter() - started
     return summary

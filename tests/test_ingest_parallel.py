@@ -282,6 +282,8 @@ def test_commits_follow_the_count_asked_or_the_default_documents_and_seconds(
     corpus = tmp_path / "c.jsonl"
     _write_corpus(corpus, 250)
     engine = CommitCounter()
-    summary = ingest(read_corpus(corpus), engine, "t", HashEmbedder(), chunk_size=64, commit_every=commit_every)
+    summary = ingest(
+        read_corpus(corpus), engine, "t", HashEmbedder(), chunk_size=64, commit_every=commit_every, optimize=False
+    )  # the optimize step's own commits are tested in tests/engines/embedded/test_optimize.py
     assert summary.indexed == 250
     assert engine.visible_after_commits == expected

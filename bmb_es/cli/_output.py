@@ -61,6 +61,9 @@ def render_summary(console: Console, summary: IngestSummary) -> None:
         f"duplicates {summary.duplicates:,}, rejected {summary.rejected:,} "
         f"in {summary.seconds:.1f} s ({summary.docs_per_second:,.1f} docs/s; embedded {summary.embedded:,})"
     )
+    if summary.segments:
+        before, after = summary.segments
+        console.print(f"optimized: {before} segments → {after} in {summary.optimize_seconds:.1f} s (faster searches)")
     if summary.reject_log:
         console.print(f"rejected records (file, line, reason): {summary.reject_log}")
     for name, reason in summary.skipped_files:

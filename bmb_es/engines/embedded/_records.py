@@ -188,26 +188,31 @@ class RecordReader:
                 )
         return np.asarray(self._vectors[index], dtype=np.float32)  # fancy indexing already copied
 
-    def decoded_source(self, offset: int, length: int) -> Any:
-        """The ``_source`` written at ``offset``, decoded."""
-        raw = self.source(offset, length)
-        try:
-            return decode_source(raw)
-        except ValueError as error:  # json's and orjson's decode errors are ValueErrors
-            raise StorageError(
-                f"{self._folder / SOURCES_FILE}: bytes {offset}-{offset + length} are not the JSON of a source "
-                f"({error}); the file was changed outside bmb-es: rebuild the index"
-            ) from None
+    def decoded_sources(self, offsets: Sequence[int], lengths: Sequence[int]) -> list[Any]:
+        """The ``_source`` written at each offset (with its length), decoded, in order."""
+        if not offsets:
+            return []
+        data = self._sources_through(max(offset + length for offset, length in zip(offsets, lengths, strict=True)))
+        decoded = []
+        for offset, length in zip(offsets, lengths, strict=True):
+            try:
+                decoded.append(decode_source(data[offset : offset + length]))
+            except ValueError as error:  # json's and orjson's decode errors are ValueErrors
+                raise StorageError(
+                    f"{self._folder / SOURCES_FILE}: bytes {offset}-{offset + length} are not the JSON of a source "
+                    f"({error}); the file was changed outside bmb-es: rebuild the index"
+                ) from None
+        return decoded
 
-    def source(self, offset: int, length: int) -> bytes:
-        """The ``_source`` JSON bytes written at ``offset`` (decode them with :func:`decode_source`)."""
-        if offset + length > len(self._sources):
+    def _sources_through(self, end: int) -> mmap.mmap | bytes:
+        """The sources file's map, re-mapped if it is shorter than ``end`` bytes (the file has grown)."""
+        if end > len(self._sources):
             mapped = self._map(SOURCES_FILE)
             if mapped is not None:
                 self._sources = mapped
-        if offset + length > len(self._sources):
+        if end > len(self._sources):
             raise StorageError(
-                f"{self._folder / SOURCES_FILE}: bytes {offset}-{offset + length} are referenced but the file holds "
+                f"{self._folder / SOURCES_FILE}: bytes up to {end} are referenced but the file holds "
                 f"{len(self._sources)}; the file was truncated or replaced: rebuild the index"
             )
-        return self._sources[offset : offset + length]
+        return self._sources
