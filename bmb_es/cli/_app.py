@@ -343,17 +343,18 @@ def optimize_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Rewrite an embedded index into one segment (Elasticsearch's force merge): faster searches, same results."""
+    import os
     import time
 
-    from ..engines import EmbeddedEngine, open_engine
+    from ..engines import ClusterConfig, EmbeddedEngine
 
     with _user_errors():
-        engine = open_engine(data_dir)
-        if not isinstance(engine, EmbeddedEngine):
+        if ClusterConfig.from_env(os.environ) is not None:  # refused before connecting: nothing to do there
             raise InputError(
                 f"bmb-es optimize rewrites embedded indices; on a cluster, force-merge instead: "
                 f"POST /{index}/_forcemerge?max_num_segments=1"
             )
+        engine = EmbeddedEngine(data_dir)
         started = time.perf_counter()
         before, after = engine.optimize(index)
         seconds = time.perf_counter() - started

@@ -86,6 +86,39 @@ def test_a_legacy_index_is_listed_refused_converted_and_deleted(tmp_path: Path) 
     assert bmb("delete", "old", "--yes", home=home, check=True).stdout.strip() == "deleted old"
 
 
+def test_index_optimizes_what_it_wrote_and_optimize_says_when_there_is_nothing_to_do(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    paced = bmb("index", str(EXAMPLES / "breathe"), "--commit-every", "5", home=home, check=True).stdout
+    assert "read 18, new 18" in paced and "optimized: 4 segments → 1 in" in paced
+    again = bmb("optimize", home=home, check=True).stdout
+    assert again.strip() == "papers: nothing to do (1 segment)"
+    kept = bmb(
+        "index",
+        str(EXAMPLES / "breathe"),
+        "--index",
+        "kept",
+        "--commit-every",
+        "5",
+        "--no-optimize",
+        "--json",
+        home=home,
+        check=True,
+    ).stdout
+    assert json.loads(kept)["segments"] is None
+    done = json.loads(bmb("optimize", "kept", "--json", home=home, check=True).stdout)
+    assert (done["segments_before"], done["segments_after"]) == (4, 1)
+    assert (
+        "SARS-CoV-2" in bmb("query", "--index", "kept", "--rerank", "coronavirus lungs", home=home, check=True).stdout
+    )
+    refused = subprocess.run(
+        [sys.executable, "-m", "bmb_es", "optimize", "papers"],
+        env={**os.environ, "BMB_ES_HOME": str(home), "BMB_ES_URL": "http://127.0.0.1:9"},
+        capture_output=True,
+        text=True,
+    )
+    assert refused.returncode == 3 and "_forcemerge?max_num_segments=1" in refused.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [

@@ -64,6 +64,7 @@ class EmbeddedEngine:
         self._readers: dict[str, RecordReader] = {}
         self._commits: dict[str, _Commit] = {}
         self._metas: dict[str, IndexMeta] = {}
+        self._pending: set[str] = set()  # indices with writes not yet committed
         self._analyzer = tantivy_analyzer()
 
     @property
@@ -158,6 +159,7 @@ class EmbeddedEngine:
         folder = self._require(name)
         self._writers.pop(name, None)
         self._appenders.pop(name, None)
+        self._pending.discard(name)
         self._readers.pop(name, None)
         self._indices.pop(name, None)
         self._commits.pop(name, None)
@@ -173,6 +175,7 @@ class EmbeddedEngine:
         # Records appended since the last commit stay in the files, unreferenced.
         self._writers.clear()
         self._appenders.clear()
+        self._pending.clear()
         self._readers.clear()
         self._indices.clear()
         self._commits.clear()
@@ -192,14 +195,18 @@ class EmbeddedEngine:
             vectors[number] = vector
         sources = [encode_source(item.document.to_source()) for item in items]
         placed = appender.append(vectors, sources)
+        self._pending.add(name)
         for item, source, (row, offset) in zip(items, sources, placed, strict=True):
             # Delete-then-add in one writer session is an upsert: the delete only hits earlier documents.
             writer.delete_documents_by_term(ID_FIELD, item.document.id)
             writer.add_document(_tantivy_document(item.document, item.content_hash, row, offset, len(source)))
 
     def commit(self, name: str) -> None:
+        # Nothing written, nothing committed: a commit reloads every reader and may reorder tantivy's segments,
+        # which decides the order of hits with equal scores.
         writer = self._writers.get(name)
-        if writer is not None:
+        if writer is not None and name in self._pending:
+            self._pending.discard(name)
             self._appenders[name].sync()  # first: a commit must never publish rows that are not on disk
             writer.commit()
             self._index(name).reload()
@@ -216,7 +223,7 @@ class EmbeddedEngine:
         each on 2,753 abstracts), ingest leaves one per commit, and tantivy merges only once 8 are of a size.
         Writes pending in this engine are committed first.
 
-        Each live document is added again, in address order (so score ties keep their order), with the same
+        Each live document is added again, in address order (tantivy's order for equal scores), with the same
         record addresses: vectors and sources are not copied. The adds and a delete of every older document form
         one commit, so readers see the old index or the new one, never a mix, and a run stopped midway changes
         nothing. Deleted documents are purged, as by a merge. Returns the segment counts before and after.
@@ -236,6 +243,7 @@ class EmbeddedEngine:
         writer, _ = self._writer(name)
         try:
             writer.delete_documents_by_query(tantivy.Query.all_query())  # before the adds: only older documents
+            self._pending.add(name)
             for start in range(0, len(addresses), batch):
                 chunk = addresses[start : start + batch]
                 rows = searcher.fast_field_values(ROW_FIELD, chunk)
@@ -249,6 +257,7 @@ class EmbeddedEngine:
                     writer.add_document(_tantivy_document(document, doc[HASH_FIELD][0], row, offset, length))
         except BaseException:
             writer.rollback()  # the delete must never reach a later commit
+            self._pending.discard(name)
             raise
         self.commit(name)
         # A rewrite larger than the writer's heap is several segments; tantivy may merge them now: wait for it.
