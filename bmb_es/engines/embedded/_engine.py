@@ -36,7 +36,9 @@ from ._store import (
     open_legacy_tantivy,
     open_tantivy,
     read_meta,
+    read_text_fields,
     write_meta,
+    write_text_fields,
 )
 
 # tantivy's BM25 keeps the (k1 + 1) factor that Lucene dropped in 8.0; dividing it out gives Lucene's scores.
@@ -65,6 +67,8 @@ class EmbeddedEngine:
         self._commits: dict[str, _Commit] = {}
         self._metas: dict[str, IndexMeta] = {}
         self._pending: set[str] = set()  # indices with writes not yet committed
+        self._fields: dict[str, frozenset[str]] = {}  # text fields that documents have (see read_text_fields)
+        self._new_fields: dict[str, frozenset[str]] = {}  # ... and those that pending writes add
         self._analyzer = tantivy_analyzer()
 
     @property
@@ -108,6 +112,7 @@ class EmbeddedEngine:
             index.reload()
             self._readers.pop(name, None)
             self._metas.pop(name, None)
+            self._fields.pop(name, None)
             self._commits[name] = newer
         return index.searcher()
 
@@ -123,6 +128,11 @@ class EmbeddedEngine:
             self._appenders[name] = RecordWriter(self._folder(name), self.index_meta(name).dimension)
             self._writers[name] = writer
         return self._writers[name], self._appenders[name]
+
+    def _text_fields(self, name: str) -> frozenset[str]:
+        if name not in self._fields:
+            self._fields[name] = read_text_fields(self._require(name))
+        return self._fields[name]
 
     def _records(self, name: str) -> RecordReader:
         if name not in self._readers:
@@ -140,6 +150,7 @@ class EmbeddedEngine:
         try:
             open_tantivy(folder)
             create_record_files(folder)
+            write_text_fields(folder, frozenset())
             write_meta(folder, meta)  # last: an index exists only once its metadata does
         except OSError as error:
             raise StorageError(f"{folder}: cannot create the index ({error.strerror or error})") from error
@@ -160,6 +171,8 @@ class EmbeddedEngine:
         self._writers.pop(name, None)
         self._appenders.pop(name, None)
         self._pending.discard(name)
+        self._fields.pop(name, None)
+        self._new_fields.pop(name, None)
         self._readers.pop(name, None)
         self._indices.pop(name, None)
         self._commits.pop(name, None)
@@ -176,6 +189,8 @@ class EmbeddedEngine:
         self._writers.clear()
         self._appenders.clear()
         self._pending.clear()
+        self._fields.clear()
+        self._new_fields.clear()
         self._readers.clear()
         self._indices.clear()
         self._commits.clear()
@@ -196,6 +211,9 @@ class EmbeddedEngine:
         sources = [encode_source(item.document.to_source()) for item in items]
         placed = appender.append(vectors, sources)
         self._pending.add(name)
+        written = {field for item in items for field in TEXT_FIELDS if getattr(item.document, field)}
+        if not written <= self._text_fields(name):
+            self._new_fields[name] = self._new_fields.get(name, frozenset()) | written
         for item, source, (row, offset) in zip(items, sources, placed, strict=True):
             # Delete-then-add in one writer session is an upsert: the delete only hits earlier documents.
             writer.delete_documents_by_term(ID_FIELD, item.document.id)
@@ -208,6 +226,10 @@ class EmbeddedEngine:
         if writer is not None and name in self._pending:
             self._pending.discard(name)
             self._appenders[name].sync()  # first: a commit must never publish rows that are not on disk
+            if name in self._new_fields:  # and no document with a text field its queries would leave out
+                fields = self._text_fields(name) | self._new_fields.pop(name)
+                write_text_fields(self._folder(name), fields)
+                self._fields[name] = fields
             writer.commit()
             self._index(name).reload()
             self._commits[name] = _read_commit(self._folder(name))  # our own rows: mapped when first read
@@ -226,7 +248,8 @@ class EmbeddedEngine:
         Each live document is added again, in address order (tantivy's order for equal scores), with the same
         record addresses: vectors and sources are not copied. The adds and a delete of every older document form
         one commit, so readers see the old index or the new one, never a mix, and a run stopped midway changes
-        nothing. Deleted documents are purged, as by a merge. Returns the segment counts before and after.
+        nothing. Deleted documents are purged, as by a merge, and the text fields on record become exactly
+        those that live documents have. Returns the segment counts before and after.
         """
         import tantivy
 
@@ -241,6 +264,7 @@ class EmbeddedEngine:
         found = searcher.search(tantivy.Query.all_query(), limit=max(total, 1), count=False).hits
         addresses = sorted((address for _, address in found), key=lambda item: (item.segment_ord, item.doc))
         writer, _ = self._writer(name)
+        present: set[str] = set()
         try:
             writer.delete_documents_by_query(tantivy.Query.all_query())  # before the adds: only older documents
             self._pending.add(name)
@@ -254,7 +278,11 @@ class EmbeddedEngine:
                 for doc, source, row, offset, length in zip(stored, sources, rows, offsets, lengths, strict=True):
                     _check_source(folder, doc[ID_FIELD][0], source)
                     document = Document.from_source(source)
+                    present.update(field for field in TEXT_FIELDS if getattr(document, field))
                     writer.add_document(_tantivy_document(document, doc[HASH_FIELD][0], row, offset, length))
+            # Exactly the fields that live documents have: the same documents before and after this commit.
+            write_text_fields(folder, frozenset(present))
+            self._fields[name] = frozenset(present)
         except BaseException:
             writer.rollback()  # the delete must never reach a later commit
             self._pending.discard(name)
@@ -295,8 +323,12 @@ class EmbeddedEngine:
 
     # -- searching ---------------------------------------------------------------------------------
 
-    def _text_query(self, index: Any, query: TextQuery) -> Any | None:
-        """``multi_match`` best_fields as tantivy's dis_max over per-field term disjunctions."""
+    def _text_query(self, index: Any, query: TextQuery, present: frozenset[str]) -> Any | None:
+        """``multi_match`` best_fields as tantivy's dis_max over per-field term disjunctions.
+
+        Fields that no document has (``present``, e.g. ``body`` in an index of abstracts) are left out: they
+        would add nothing to any score, and each of their terms costs the search.
+        """
         import tantivy
 
         if not query.fields:
@@ -309,13 +341,13 @@ class EmbeddedEngine:
                     f"request body: query.multi_match.fields: {item.field!r} is not searchable in the embedded "
                     f"engine (fields: {', '.join(TEXT_FIELDS)})"
                 )
-            if not tokens:
+            if not tokens or item.field not in present:
                 continue
             terms = [(tantivy.Occur.Should, tantivy.Query.term_query(index.schema, item.field, t)) for t in tokens]
             clause = tantivy.Query.boolean_query(terms)
             per_field.append(clause if item.boost == 1.0 else tantivy.Query.boost_query(clause, item.boost))
         if not per_field:
-            return None  # every word was a stop word: like Elasticsearch, nothing matches
+            return None  # no words (all stop words), or no document has an asked field: nothing matches
         return tantivy.Query.disjunction_max_query(per_field, query.tie_breaker)
 
     def search(self, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -326,7 +358,7 @@ class EmbeddedEngine:
         started = time.perf_counter()
         searcher = self._searcher(name)
         index = self._index(name)
-        query = self._text_query(index, plan.query)
+        query = self._text_query(index, plan.query, self._text_fields(name))
         window = plan.rescore.window_size if plan.rescore else 0
         limit = max(plan.size, window)
         addresses: list[Any] = []

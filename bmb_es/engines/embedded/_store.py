@@ -29,6 +29,8 @@ ROW_FIELD = "vector_row"
 OFFSET_FIELD = "source_offset"
 LENGTH_FIELD = "source_length"
 META_FILE = "meta.json"
+# The text fields that committed documents may have: a field no document has is left out of queries.
+FIELDS_FILE = "text_fields.json"
 TANTIVY_DIR = "tantivy"
 # The legacy layout's stored fields.
 LEGACY_SOURCE_FIELD = "source_json"
@@ -107,11 +109,36 @@ def read_meta(folder: Path) -> IndexMeta:
 
 
 def write_meta(folder: Path, meta: IndexMeta) -> None:
-    """Write ``meta.json`` atomically (temp file + rename), so a crash never leaves half a file."""
-    folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=folder, suffix=".tmp", delete=False, encoding="utf-8") as handle:
-        json.dump(meta.to_json(), handle, indent=2)
+    """Write ``meta.json`` atomically, so a crash never leaves half a file."""
+    _write_json(folder / META_FILE, meta.to_json())
+
+
+def read_text_fields(folder: Path) -> frozenset[str]:
+    """The text fields that some committed document may have (a superset: the file only grows).
+
+    Every field when the file is missing (an index written before it) or unreadable: that is always correct,
+    only slower (a field with no terms still costs a search about 5 µs per query word).
+    """
+    try:
+        listed = json.loads((folder / FIELDS_FILE).read_text(encoding="utf-8")).get("fields")
+    except (OSError, ValueError, AttributeError):
+        return frozenset(TEXT_FIELDS)
+    if not isinstance(listed, list):
+        return frozenset(TEXT_FIELDS)
+    return frozenset(name for name in listed if name in TEXT_FIELDS)
+
+
+def write_text_fields(folder: Path, fields: frozenset[str]) -> None:
+    """Record ``fields`` (see :func:`read_text_fields`); called before the commit that publishes them."""
+    _write_json(folder / FIELDS_FILE, {"fields": [name for name in TEXT_FIELDS if name in fields]})
+
+
+def _write_json(path: Path, data: Any) -> None:
+    """Temp file + fsync + rename + folder fsync: the file is the old one or the new one, even after a crash."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False, encoding="utf-8") as handle:
+        json.dump(data, handle, indent=2)
         handle.flush()
         os.fsync(handle.fileno())
-    os.replace(handle.name, folder / META_FILE)
-    sync_folder(folder)  # the rename itself must survive a crash
+    os.replace(handle.name, path)
+    sync_folder(path.parent)  # the rename itself must survive a crash
