@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -94,7 +95,8 @@ def _run_version(checkout: Path, home: Path, args: argparse.Namespace, top_k: in
         command += ["--questions-file", str(args.questions_file)]
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        raise SystemExit(f"{checkout}: the measuring process failed:\n{done.stderr[-2000:]}")
+        how = f"signal {signal.Signals(-done.returncode).name}" if done.returncode < 0 else f"exit {done.returncode}"
+        raise SystemExit(f"{checkout}: the measuring process failed ({how}):\n{done.stderr[-2000:]}")
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
