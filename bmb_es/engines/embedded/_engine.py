@@ -254,16 +254,19 @@ class EmbeddedEngine:
         import tantivy
 
         self.commit(name)
-        searcher = self._searcher(name)
-        before = int(searcher.num_segments)
+        before = self.segments(name)
         if before <= 1:
             return before, before
+        writer, _ = self._writer(name)  # tantivy's lock: from here on no other process commits
+        # Taken under the lock, so it is the newest commit: documents that another process committed before the
+        # lock was ours would otherwise be lost to the delete below.
+        searcher = self._searcher(name)
+        before = int(searcher.num_segments)
         folder = self._folder(name)
         records = self._records(name)
         total = int(searcher.num_docs)
         found = searcher.search(tantivy.Query.all_query(), limit=max(total, 1), count=False).hits
         addresses = sorted((address for _, address in found), key=lambda item: (item.segment_ord, item.doc))
-        writer, _ = self._writer(name)
         present: set[str] = set()
         try:
             writer.delete_documents_by_query(tantivy.Query.all_query())  # before the adds: only older documents

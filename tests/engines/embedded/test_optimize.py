@@ -186,3 +186,23 @@ def test_merge_optimizes_the_index_it_writes(tmp_path: Path) -> None:
 def test_an_empty_index_has_nothing_to_optimize(engine: EmbeddedEngine) -> None:
     engine.create_index("t", META)
     assert engine.optimize("t") == (0, 0)
+
+
+def test_documents_committed_by_another_process_just_before_the_lock_survive(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    optimizer, other = EmbeddedEngine(tmp_path / "home"), EmbeddedEngine(tmp_path / "home")
+    _build(optimizer, commits=3, replace=False)
+    optimizer.close()  # gives tantivy's writer lock back
+    real_writer = EmbeddedEngine._writer
+
+    def other_commits_first(self: EmbeddedEngine, name: str) -> Any:
+        if self is optimizer:
+            put(other, [_doc(900)])  # lands after optimize's first look, before it holds the lock
+            other.close()
+        return real_writer(self, name)
+
+    monkeypatch.setattr(EmbeddedEngine, "_writer", other_commits_first)
+    assert optimizer.count("t") == 45
+    optimizer.optimize("t")
+    assert optimizer.count("t") == 46 and "d900" in optimizer.get("t", ["d900"])
