@@ -68,7 +68,7 @@ class EmbeddedEngine:
         self._metas: dict[str, IndexMeta] = {}
         self._pending: set[str] = set()  # indices with writes not yet committed
         self._fields: dict[str, frozenset[str]] = {}  # text fields that documents have (see read_text_fields)
-        self._new_fields: dict[str, frozenset[str]] = {}  # ... and those that pending writes add
+        self._written_fields: dict[str, frozenset[str]] = {}  # ... and those that pending writes have
         self._analyzer = tantivy_analyzer()
 
     @property
@@ -172,7 +172,7 @@ class EmbeddedEngine:
         self._appenders.pop(name, None)
         self._pending.discard(name)
         self._fields.pop(name, None)
-        self._new_fields.pop(name, None)
+        self._written_fields.pop(name, None)
         self._readers.pop(name, None)
         self._indices.pop(name, None)
         self._commits.pop(name, None)
@@ -190,7 +190,7 @@ class EmbeddedEngine:
         self._appenders.clear()
         self._pending.clear()
         self._fields.clear()
-        self._new_fields.clear()
+        self._written_fields.clear()
         self._readers.clear()
         self._indices.clear()
         self._commits.clear()
@@ -212,8 +212,7 @@ class EmbeddedEngine:
         placed = appender.append(vectors, sources)
         self._pending.add(name)
         written = {field for item in items for field in TEXT_FIELDS if getattr(item.document, field)}
-        if not written <= self._text_fields(name):
-            self._new_fields[name] = self._new_fields.get(name, frozenset()) | written
+        self._written_fields[name] = self._written_fields.get(name, frozenset()) | written
         for item, source, (row, offset) in zip(items, sources, placed, strict=True):
             # Delete-then-add in one writer session is an upsert: the delete only hits earlier documents.
             writer.delete_documents_by_term(ID_FIELD, item.document.id)
@@ -226,10 +225,15 @@ class EmbeddedEngine:
         if writer is not None and name in self._pending:
             self._pending.discard(name)
             self._appenders[name].sync()  # first: a commit must never publish rows that are not on disk
-            if name in self._new_fields:  # and no document with a text field its queries would leave out
-                fields = self._text_fields(name) | self._new_fields.pop(name)
-                write_text_fields(self._folder(name), fields)
-                self._fields[name] = fields
+            # Nor a document with a text field that queries would leave out. The file is read again, not the
+            # cache: under the writer lock it is current, and another process may have changed it since.
+            written = self._written_fields.pop(name, frozenset())
+            if written:
+                folder = self._folder(name)
+                recorded = read_text_fields(folder)
+                if not written <= recorded:
+                    write_text_fields(folder, recorded | written)
+                self._fields[name] = recorded | written
             writer.commit()
             self._index(name).reload()
             self._commits[name] = _read_commit(self._folder(name))  # our own rows: mapped when first read

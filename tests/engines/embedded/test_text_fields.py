@@ -78,3 +78,29 @@ def test_an_unreadable_fields_file_means_every_field(engine: EmbeddedEngine) -> 
     fresh = EmbeddedEngine(engine.root.parent)
     assert fresh._text_fields("t") == frozenset({"title", "abstract", "body"})
     assert fresh.search("t", BODIES[0])["hits"]["total"]["value"] == 3
+
+
+def test_a_field_another_process_added_is_kept_when_this_one_adds_another(tmp_path: Path) -> None:
+    first, second = EmbeddedEngine(tmp_path / "home"), EmbeddedEngine(tmp_path / "home")
+    put(first, [(Document(id="a", abstract="lung"), [1.0, 0.0, 0.0])])
+    assert second.search("t", build_query("lung"))["hits"]["total"]["value"] == 1  # caches: abstract only
+    first.close()  # gives the writer lock back
+    put(first, [(Document(id="b", abstract="x", body="effusion"), [0.0, 1.0, 0.0])])  # another process: body
+    first.close()
+    put(second, [(Document(id="c", title="pleura"), [0.0, 0.0, 1.0])])  # this one: title
+    assert _fields_file(second) == ["title", "abstract", "body"]
+    assert [hit["_id"] for hit in second.search("t", build_query("effusion"))["hits"]["hits"]] == ["b"]
+
+
+def test_a_field_is_recorded_again_after_another_process_optimized_it_away(tmp_path: Path) -> None:
+    builder, first, other = (EmbeddedEngine(tmp_path / "home") for _ in range(3))
+    put(builder, [*ABSTRACTS, (Document(id="d", abstract="x", body="effusion"), [1.0, 1.0, 0.0])])
+    builder.close()
+    assert [hit["_id"] for hit in first.search("t", build_query("effusion"))["hits"]["hits"]] == ["d"]  # caches body
+    put(other, [(Document(id="d", abstract="x, revised"), [1.0, 1.0, 0.0])])
+    other.optimize("t")  # the only body is gone: the file shrinks to title and abstract
+    other.close()
+    assert _fields_file(other) == ["title", "abstract"]
+    put(first, [(Document(id="e", abstract="y", body="effusion again"), [0.0, 1.0, 1.0])])
+    assert _fields_file(first) == ["title", "abstract", "body"]
+    assert [hit["_id"] for hit in other.search("t", build_query("effusion"))["hits"]["hits"]] == ["e"]
