@@ -342,7 +342,7 @@ def optimize_command(
     data_dir: DataDirOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
-    """Rewrite an embedded index into one segment (Elasticsearch's force merge): faster searches, same results."""
+    """Rewrite an embedded index into one segment, like Elasticsearch's force merge, for faster searches."""
     import os
     import time
 
