@@ -328,7 +328,7 @@ def ingest(
 
 
 # A run that wrote less than this share of the index leaves it as it is: the rewrite costs about as much as
-# BM25 indexing the whole index (11k docs/s on 2 cores), too much to pay after every small update.
+# BM25 indexing the whole index (about 12k docs/s on 2 cores), too much to pay after every small update.
 OPTIMIZE_SHARE = 0.25
 
 
