@@ -101,7 +101,7 @@ class ElasticsearchEngine(ClusterEngine):
                 return OpenSearchEngine.connect(config, checked_distribution=True)
             raise ClusterError(f"{config.url}: GET / does not identify Elasticsearch or OpenSearch")
         version = parse_version(str(info.get("version", {}).get("number", "")))
-        if version[:1] < (8,):
+        if version[:2] < MIN_VERSION:
             client.close()
             raise ClusterError(
                 f"{config.url} runs Elasticsearch {'.'.join(map(str, version))}: bmb-es supports 8.18+ and 9.x"
@@ -112,7 +112,16 @@ class ElasticsearchEngine(ClusterEngine):
         return engine
 
     def _info(self) -> Mapping[str, Any]:
-        response = self.client.info()
+        try:
+            response = self.client.info()
+        except ApiError as error:
+            if error.meta.status not in (404, 405):
+                raise
+            # A node without the rest-root module (Elastic's integ-test zip) has no GET /; the nodes API has the
+            # version, and only Elasticsearch answers with its product header, which the client checks.
+            nodes = self.client.nodes.info(node_id="_local", filter_path="nodes.*.version")
+            versions = [node["version"] for node in dict(getattr(nodes, "body", nodes)).get("nodes", {}).values()]
+            return {"version": {"number": versions[0] if versions else ""}}
         return dict(getattr(response, "body", response))
 
     def _classify(self, error: Exception) -> tuple[int | None, Any] | None:

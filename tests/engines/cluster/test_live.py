@@ -1,48 +1,287 @@
-"""Against a real cluster: runs only when BMB_ES_URL or BMB_OS_URL is set (pytest -m live)."""
+"""Against real nodes: OpenSearch at ``BMB_LIVE_OS_URL`` and Elasticsearch at ``BMB_LIVE_ES_URL`` (``-m live``).
+
+``.ci/run`` starts both from Maven Central artifacts (tools/engines/README.md). The suite has variables of its own
+because ``BMB_OS_URL`` / ``BMB_ES_URL`` switch every ``open_engine()`` to a cluster, and setting both is refused;
+each test hands its engine or CLI run the product's variable for its node. ``BMB_OS_URL`` / ``BMB_ES_URL`` alone
+are read too. Each test skips, with the reason,
+when its node is not configured. What these nodes cannot run is pinned here too, by the error the node gives,
+and listed in docs/clusters.md.
+"""
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pytest
 
 import bmb_es
 from bmb_es import Document, IndexMeta
+from bmb_es._errors import BmbError
 from bmb_es.engines import open_engine
 from bmb_es.engines._base import IndexedDocument
+from bmb_es.engines._resources import index_body
+from tests.conftest import shared_path
 
 pytestmark = pytest.mark.live
 DIM = 4
+URL_VARIABLES = {"opensearch": "BMB_OS_URL", "elasticsearch": "BMB_ES_URL"}  # what the product reads
+LIVE_VARIABLES = {"opensearch": "BMB_LIVE_OS_URL", "elasticsearch": "BMB_LIVE_ES_URL"}  # what the suite reads
+
+# Texts whose tokens the cluster's bmb_english analyzer must give exactly as the embedded engine does.
+ANALYZER_TEXTS = [
+    "How does coronavirus affect the lungs?",
+    "SARS-CoV-2 binds ACE2 receptors; IL-6 levels rose 3.5-fold in ICU patients.",
+    "Running runners ran: the studies studied generalizations of stemming.",
+    "Tumour necrosis factor-alpha (TNF-α) and β-amyloid plaques in Alzheimer's disease",  # noqa: RUF001 — Greek letters on purpose
+    "Über café naïve résumé — diacritics, CAPITALS and under_scores",
+    "a" * 41 + " short words stay, a forty-one-character token goes",
+]
+
+
+def _url(kind: str) -> str:
+    url = (os.environ.get(LIVE_VARIABLES[kind]) or os.environ.get(URL_VARIABLES[kind]) or "").strip()
+    if not url:
+        pytest.skip(f"no live {kind} node: set {LIVE_VARIABLES[kind]} (.ci/run starts one with tools/engines/)")
+    return url
+
+
+def _engine(kind: str) -> bmb_es.Engine:
+    return open_engine(environ={URL_VARIABLES[kind]: _url(kind)})
 
 
 @pytest.fixture
-def engine() -> Iterator[bmb_es.Engine]:
-    if not (os.environ.get("BMB_ES_URL") or os.environ.get("BMB_OS_URL")):
-        pytest.skip("no live cluster: set BMB_ES_URL or BMB_OS_URL (and its credentials) to run")
-    engine = open_engine()
+def opensearch() -> Iterator[bmb_es.Engine]:
+    engine = _engine("opensearch")
     yield engine
     engine.close()
 
 
-def test_live_roundtrip_and_rerank(engine: bmb_es.Engine) -> None:
-    name = f"bmb-es-test-{uuid.uuid4().hex[:8]}"
-    meta = IndexMeta("test/live", DIM)
-    engine.create_index(name, meta)
+@pytest.fixture
+def elasticsearch() -> Iterator[bmb_es.Engine]:
+    engine = _engine("elasticsearch")
+    yield engine
+    engine.close()
+
+
+def _name() -> str:
+    return f"bmb-es-live-{uuid.uuid4().hex[:8]}"
+
+
+def _two_papers() -> list[IndexedDocument]:
+    docs = [
+        (Document(id="lung", title="Coronavirus damages the lungs", abstract="alveolar injury"), [1, 0, 0, 0]),
+        (Document(id="heart", title="Coronavirus and the heart", abstract="myocarditis"), [0, 1, 0, 0]),
+    ]
+    return [IndexedDocument(d, d.content_hash(), np.asarray(v, dtype=np.float32)) for d, v in docs]
+
+
+def _raw(engine: bmb_es.Engine) -> Any:
+    return engine.client  # type: ignore[attr-defined]
+
+
+# --- OpenSearch 2.19 with k-NN: the whole product -------------------------------------------------------------
+
+
+def test_opensearch_version_and_roundtrip_rerank(opensearch: bmb_es.Engine) -> None:
+    assert opensearch.kind == "opensearch" and opensearch.version[:2] == (2, 19)  # type: ignore[attr-defined]
+    name = _name()
+    opensearch.create_index(name, IndexMeta("test/live", DIM))
     try:
-        docs = [
-            (Document(id="lung", title="Coronavirus damages the lungs", abstract="alveolar injury"), [1, 0, 0, 0]),
-            (Document(id="heart", title="Coronavirus and the heart", abstract="myocarditis"), [0, 1, 0, 0]),
-        ]
-        engine.upsert(name, [IndexedDocument(d, d.content_hash(), np.asarray(v, dtype=np.float32)) for d, v in docs])
-        engine.commit(name)
-        assert engine.count(name) == 2
-        assert set(engine.stored_hashes(name, ["lung", "heart"])) == {"lung", "heart"}
-        body = bmb_es.build_query("coronavirus", [0.0, 1.0, 0.0, 0.0], size=2, top_k=2, dialect=engine.kind)  # type: ignore[arg-type]
-        hits = engine.search(name, body)["hits"]["hits"]
-        assert hits[0]["_id"] == "heart"  # the cosine re-rank decides between two equal BM25 matches
-        assert engine.get(name, ["lung"])["lung"].vector.shape == (DIM,)
+        opensearch.upsert(name, _two_papers())
+        opensearch.commit(name)
+        assert opensearch.count(name) == 2
+        assert set(opensearch.stored_hashes(name, ["lung", "heart"])) == {"lung", "heart"}
+        body = bmb_es.build_query("coronavirus", [0.0, 1.0, 0.0, 0.0], size=2, top_k=2, dialect="opensearch")
+        hits = opensearch.search(name, body)["hits"]["hits"]
+        assert hits[0]["_id"] == "heart"  # rescore's painless cosineSimilarity decides between equal BM25 matches
+        assert hits[0]["_score"] == pytest.approx(2.0, abs=1e-5)  # cosine 1 + 1, query weight 0 (the paper)
+        np.testing.assert_array_equal(opensearch.get(name, ["lung"])["lung"].vector, [1, 0, 0, 0])
     finally:
-        engine.delete_index(name)
+        opensearch.delete_index(name)
+
+
+@pytest.mark.parametrize("rerank_only", [False, True], ids=["papers", "papers-rerank-only"])
+def test_opensearch_accepts_shipped_mapping_and_meta_roundtrips(opensearch: bmb_es.Engine, rerank_only: bool) -> None:
+    name = _name()
+    meta = IndexMeta("test/live", DIM)
+    opensearch.create_index(name, meta, rerank_only=rerank_only)
+    try:
+        assert opensearch.index_meta(name) == meta
+        mapping = _raw(opensearch).indices.get_mapping(index=name)[name]["mappings"]
+        assert mapping["properties"]["embedding"]["dimension"] == DIM
+    finally:
+        opensearch.delete_index(name)
+
+
+def test_opensearch_analyzer_matches_embedded_tokens(opensearch: bmb_es.Engine) -> None:
+    import tantivy
+
+    from bmb_es._analysis import ANALYZER_NAME, tantivy_analyzer
+
+    name = _name()
+    opensearch.create_index(name, IndexMeta("test/live", DIM))
+    try:
+        analyzer: tantivy.TextAnalyzer = tantivy_analyzer()
+        for text in ANALYZER_TEXTS:
+            response = _raw(opensearch).indices.analyze(index=name, body={"analyzer": ANALYZER_NAME, "text": text})
+            assert [token["token"] for token in response["tokens"]] == analyzer.analyze(text), text
+    finally:
+        opensearch.delete_index(name)
+
+
+def test_opensearch_model_meta_mismatch_refused(opensearch: bmb_es.Engine) -> None:
+    name = _name()
+    opensearch.create_index(name, IndexMeta("test/other-model", DIM))
+    try:
+        with pytest.raises(BmbError, match="test/other-model"):
+            bmb_es.search(opensearch, name, "coronavirus", embedder=_FixedEmbedder(), rerank=True)
+    finally:
+        opensearch.delete_index(name)
+
+
+class _FixedEmbedder:
+    """A 4-d embedder named as the live indices' model is not: the search must refuse before sending."""
+
+    name = "test/live"
+    dimension = DIM
+
+    def embed(self, texts: Any, batch_size: int = 32) -> Any:
+        return np.ones((len(texts), DIM), dtype=np.float32)
+
+
+# --- the CLI on OpenSearch: the 2,753 BioASQ abstracts ---------------------------------------------------------
+
+
+def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "bmb_es", *args], env=env, capture_output=True, text=True, timeout=1200
+    )
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+@pytest.fixture(scope="module")
+def bioasq_on_opensearch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
+    url = _url("opensearch")
+    source = shared_path("bioasq", "pubmed", "pubmed_abstracts.jsonl")
+    home = tmp_path_factory.mktemp("live-home")
+    env = {k: v for k, v in os.environ.items() if k not in URL_VARIABLES.values()}
+    env.update({"BMB_OS_URL": url, "BMB_ES_HOME": str(home), "COLUMNS": "160"})
+    name = _name()
+    summary = json.loads(_cli("index", str(source), "--format", "pubmed", "--index", name, "--json", env=env).stdout)
+    assert (summary["read"], summary["indexed"], summary["rejected"]) == (2753, 2753, 0), summary
+    yield name, env
+    engine = open_engine(environ={"BMB_OS_URL": url})
+    engine.delete_index(name)
+    engine.close()
+
+
+@pytest.mark.slow
+def test_opensearch_cli_index_counts_ids_and_idempotent_rerun(bioasq_on_opensearch: tuple[str, dict[str, str]]) -> None:
+    name, env = bioasq_on_opensearch
+    engine = open_engine(environ={"BMB_OS_URL": env["BMB_OS_URL"]})
+    try:
+        assert engine.count(name) == 2753
+        pmids = [json.loads(line)["pmid"] for line in _source_lines()[:50]]
+        assert set(engine.stored_hashes(name, pmids)) == set(pmids)
+    finally:
+        engine.close()
+    source = shared_path("bioasq", "pubmed", "pubmed_abstracts.jsonl")
+    rerun = json.loads(_cli("index", str(source), "--format", "pubmed", "--index", name, "--json", env=env).stdout)
+    assert (rerun["indexed"], rerun["updated"], rerun["unchanged"], rerun["embedded"]) == (0, 0, 2753, 0), rerun
+
+
+def _source_lines() -> list[str]:
+    return shared_path("bioasq", "pubmed", "pubmed_abstracts.jsonl").read_text(encoding="utf-8").splitlines()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rerank", [False, True], ids=["bm25", "rerank"])
+def test_opensearch_cli_query_and_explain_body_runs_verbatim(
+    bioasq_on_opensearch: tuple[str, dict[str, str]], rerank: bool
+) -> None:
+    name, env = bioasq_on_opensearch
+    question = "Is sleep apnea associated with cardiac arrhythmias?"
+    flag = "--rerank" if rerank else "--no-rerank"
+    hits = json.loads(_cli("query", flag, "--json", "--index", name, question, env=env).stdout)
+    ids = [hit["id"] for hit in (hits["hits"] if isinstance(hits, dict) else hits)]
+    assert len(ids) == 10 and "331948" in ids  # the abstract that is about exactly this
+    explained = _cli("query", flag, "--explain", "--index", name, question, env=env).stdout
+    body = json.loads(explained[explained.index("{") :])
+    if rerank:
+        assert body["rescore"]["query"]["rescore_query"]["script_score"]["script"]["source"].startswith(
+            "cosineSimilarity"
+        )
+    engine = open_engine(environ={"BMB_OS_URL": env["BMB_OS_URL"]})
+    try:
+        verbatim = [hit["_id"] for hit in engine.search(name, body)["hits"]["hits"]]
+    finally:
+        engine.close()
+    assert verbatim == ids
+
+
+# --- Elasticsearch integ-test zip: what a minimal real node runs ------------------------------------------------
+
+
+def test_elasticsearch_version_without_rest_root(elasticsearch: bmb_es.Engine) -> None:
+    """The integ-test zip has no GET / (the rest-root module): the version comes from the nodes API."""
+    assert elasticsearch.kind == "elasticsearch" and elasticsearch.version[:1] == (9,)  # type: ignore[attr-defined]
+
+
+def test_elasticsearch_shipped_mapping_needs_analysis_common(elasticsearch: bmb_es.Engine) -> None:
+    """The shipped mapping's pattern tokenizer and snowball stemmer live in analysis-common, absent from the zip."""
+    with pytest.raises(BmbError, match=r"Unknown tokenizer type \[pattern\]"):
+        elasticsearch.create_index(_name(), IndexMeta("test/live", DIM))
+
+
+@pytest.fixture
+def es_standard_index(elasticsearch: bmb_es.Engine) -> Iterator[tuple[Any, str]]:
+    """The shipped mapping with the core ``standard`` analyzer in place of ``bmb_english``, and two papers."""
+    name = _name()
+    body = index_body("elasticsearch", IndexMeta("test/live", DIM), version=elasticsearch.version)  # type: ignore[attr-defined]
+    body["settings"].pop("analysis")
+    for field in body["mappings"]["properties"].values():
+        if field.get("analyzer"):
+            field["analyzer"] = "standard"
+    client = _raw(elasticsearch)
+    client.indices.create(index=name, **body)
+    try:
+        elasticsearch.upsert(name, _two_papers())
+        elasticsearch.commit(name)
+        yield client, name
+    finally:
+        client.indices.delete(index=name)
+
+
+def test_elasticsearch_bulk_bm25_and_knn(elasticsearch: bmb_es.Engine, es_standard_index: tuple[Any, str]) -> None:
+    client, name = es_standard_index
+    assert elasticsearch.count(name) == 2
+    bm25 = elasticsearch.search(name, bmb_es.build_query("myocarditis", None, size=2))["hits"]["hits"]
+    assert [hit["_id"] for hit in bm25] == ["heart"]
+    knn = client.search(
+        index=name, knn={"field": "embedding", "query_vector": [1.0, 0.1, 0, 0], "k": 2, "num_candidates": 10}
+    )
+    assert [hit["_id"] for hit in knn["hits"]["hits"]] == ["lung", "heart"]
+
+
+def test_elasticsearch_rescore_body_parses_but_needs_painless(
+    elasticsearch: bmb_es.Engine, es_standard_index: tuple[Any, str]
+) -> None:
+    """The re-rank body is accepted up to the script language: the zip has no lang-painless module."""
+    client, name = es_standard_index
+    body = bmb_es.build_query("coronavirus", [0.0, 1.0, 0.0, 0.0], size=2, top_k=2, dialect="elasticsearch")
+    with pytest.raises(BmbError, match="search_phase_execution_exception"):
+        elasticsearch.search(name, body)
+    from elasticsearch import BadRequestError
+
+    with pytest.raises(BadRequestError) as refused:
+        client.search(index=name, **body)
+    assert "script_lang not supported [painless]" in json.dumps(refused.value.body)
