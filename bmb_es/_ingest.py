@@ -56,6 +56,7 @@ class IngestSummary:
     encoder: str | None = None  # how vectors were computed, e.g. "openvino bf16 (auto: mean cosine ...)"
     segments: tuple[int, int] | None = None  # embedded engine: (before, after) when the run optimized the index
     optimize_seconds: float = 0.0
+    retries: int = 0  # documents a cluster refused with back-pressure and that were sent again
 
     @property
     def docs_per_second(self) -> float:
@@ -79,6 +80,7 @@ class IngestSummary:
             "encoder": self.encoder,
             "segments": list(self.segments) if self.segments else None,
             "optimize_seconds": round(self.optimize_seconds, 3),
+            "retries": self.retries,
         }
 
 
@@ -264,6 +266,7 @@ def ingest(
     log = RejectLog(reject_log) if reject_log else None
     seen: dict[str, str] = {}  # id -> content hash written in this run (not yet visible to stored_hashes)
     since_commit = 0
+    retries_before = engine.write_retries
     started = last_commit = time.perf_counter()
     chunks = _chunks(records, max(1, min(chunk_size, commit_every or chunk_size)))
     stream = prefetch(chunks, read_ahead) if read_ahead > 0 else chunks
@@ -284,6 +287,7 @@ def ingest(
             ],
         )
         summary.embedded += len(pending)
+        summary.retries = engine.write_retries - retries_before
         since_commit += len(pending)
         if commit_every is not None:
             due = since_commit >= commit_every

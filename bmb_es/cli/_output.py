@@ -61,6 +61,10 @@ def render_summary(console: Console, summary: IngestSummary) -> None:
         f"duplicates {summary.duplicates:,}, rejected {summary.rejected:,} "
         f"in {summary.seconds:.1f} s ({summary.docs_per_second:,.1f} docs/s; embedded {summary.embedded:,})"
     )
+    if summary.retries:
+        console.print(
+            f"back-pressure: {summary.retries:,} document(s) sent again after HTTP 429/503 (each stored once)"
+        )
     if summary.segments:
         before, after = summary.segments
         console.print(f"optimized: {before} segments → {after} in {summary.optimize_seconds:.1f} s (faster searches)")

@@ -102,6 +102,11 @@ class Engine(Protocol):
     @property
     def kind(self) -> str: ...
 
+    @property
+    def write_retries(self) -> int:
+        """Documents sent again after back-pressure (HTTP 429/503) over the engine's life; 0 for embedded."""
+        ...
+
     def create_index(self, name: str, meta: IndexMeta) -> None:
         """Create ``name`` for ``meta``; if it exists, check that ``meta`` matches (ModelMismatchError)."""
         ...

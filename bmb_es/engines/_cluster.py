@@ -8,6 +8,7 @@ subclasses say how to build a client, which exceptions it raises and which bulk 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar
@@ -29,6 +30,7 @@ from ._resources import (
     ingest_pipeline_body,
     pipeline_id,
 )
+from ._retry import RETRY_STATUSES, RetryPolicy
 
 log = logging.getLogger("bmb_es.engines")
 MGET_CHUNK = 1000
@@ -133,6 +135,8 @@ class ClusterEngine:
         self._version = version
         self._meta: dict[str, IndexMeta] = {}
         self.ingest_pipeline: str | None = None
+        self.retry_policy = config.retry if config else RetryPolicy()
+        self.write_retries = 0  # documents sent again after back-pressure, over this engine's life
         self.knn_engine: KnnEngine = "lucene"
 
     # -- hooks for the subclasses ------------------------------------------------------------------
@@ -301,29 +305,80 @@ class ClusterEngine:
         return source
 
     def upsert(self, name: str, items: Sequence[IndexedDocument]) -> None:
+        """Bulk-write ``items``; back-pressure (429/502/503/504, timeouts) is retried per :class:`RetryPolicy`.
+
+        Only documents not yet acknowledged are resent, each as an ``index`` with its own id, so a retry never
+        stores a document twice. What is still refused after the last retry, or refused for another reason,
+        is raised as one :class:`BulkItemError` naming every document not written.
+        """
         if not items:
             return
         meta = self.index_meta(name)
-        actions = [
-            {"_op_type": "index", "_index": name, "_id": item.document.id, "_source": self._source(item, meta)}
+        pending = {
+            item.document.id: {
+                "_op_type": "index",
+                "_index": name,
+                "_id": item.document.id,
+                "_source": self._source(item, meta),
+            }
             for item in items
-        ]
+        }
         kwargs: dict[str, Any] = {"pipeline": self.ingest_pipeline} if self.ingest_pipeline else {}
-        failures: list[tuple[str, str]] = []
+        policy = self.retry_policy
+        failures: dict[str, str] = {}
+        last_retryable: dict[str, str] = {}
         written = 0
-        with self._errors(f"bulk indexing into {name!r}", name):
-            for ok, result in self._streaming_bulk(actions, raise_on_error=False, **kwargs):
-                if ok:
-                    written += 1
-                    continue
-                ((_, item),) = result.items()
-                failures.append(
-                    (str(item.get("_id")), f"HTTP {item.get('status')}: {_error_reason(item.get('error'))}")
-                )
+        for attempt in range(policy.max_retries + 1):
+            try:
+                for ok, result in self._streaming_bulk(list(pending.values()), raise_on_error=False, **kwargs):
+                    ((_, item),) = result.items()
+                    doc_id = str(item.get("_id"))
+                    if ok:
+                        written += 1
+                        pending.pop(doc_id, None)
+                        continue
+                    reason = f"HTTP {item.get('status')}: {_error_reason(item.get('error'))}"
+                    if item.get("status") in RETRY_STATUSES:
+                        last_retryable[doc_id] = reason  # stays pending
+                    else:
+                        failures[doc_id] = reason
+                        pending.pop(doc_id, None)
+            except Exception as error:
+                status = self._request_failure_status(error)
+                if status is False or attempt == policy.max_retries:
+                    with self._errors(f"bulk indexing into {name!r} ({written} written, {len(pending)} not)", name):
+                        raise
+                reason = f"HTTP {status}" if status else f"{type(error).__name__} (no answer)"
+                last_retryable.update({doc_id: reason for doc_id in pending})
+            if not pending or attempt == policy.max_retries:
+                break
+            self.write_retries += len(pending)
+            delay = policy.delay(attempt)
+            log.info(
+                "index %s: %d document(s) met back-pressure; retry %d in %.1f s", name, len(pending), attempt + 1, delay
+            )
+            time.sleep(delay)
+        for doc_id in pending:
+            failures[doc_id] = (
+                f"{last_retryable.get(doc_id, 'not sent')}; still refused after {policy.max_retries} retries"
+            )
         if failures:
-            for doc_id, reason in failures:
+            for doc_id, reason in failures.items():
                 log.error("index %s: document %s refused: %s", name, doc_id, self._redact(reason))
-            raise BulkItemError(name, [(doc_id, self._redact(reason)) for doc_id, reason in failures], written)
+            raise BulkItemError(name, [(doc_id, self._redact(reason)) for doc_id, reason in failures.items()], written)
+
+    def _request_failure_status(self, error: Exception) -> int | bool | None:
+        """For a whole bulk request that failed: its retryable HTTP status, ``None`` for a timeout or dropped
+        connection (also retried: resending is idempotent), ``False`` when retrying cannot help."""
+        if isinstance(error, BmbError):
+            return False
+        classified = self._classify(error)
+        if classified is None:
+            return False
+        status, _ = classified
+        if status is None:
+            return None
+        return status if status in RETRY_STATUSES else False
 
     def commit(self, name: str) -> None:
         with self._errors(f"refreshing {name!r}", name):

@@ -9,6 +9,8 @@
 ``*_BEARER``           a bearer token (``Authorization: Bearer ...``)
 ``*_CA_CERTS``         a CA bundle (PEM) to verify the server's certificate
 ``*_VERIFY``           ``false`` turns TLS verification off (warned about; never the default)
+``*_MAX_RETRIES``      times a document refused with 429/502/503/504 is sent again (default 16; 0: never)
+``*_RETRY_BACKOFF``    seconds before the first retry (default 0.5; doubles each time, jittered, capped at 30)
 =====================  ===========================================================
 """
 
@@ -22,6 +24,7 @@ from typing import Literal
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from .._errors import InputError
+from ._retry import RetryPolicy
 
 Distribution = Literal["elasticsearch", "opensearch"]
 PREFIXES: dict[Distribution, str] = {"elasticsearch": "BMB_ES_", "opensearch": "BMB_OS_"}
@@ -50,6 +53,7 @@ class ClusterConfig:
     ca_certs: str | None = None
     verify: bool = True
     request_timeout: float = 60.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.url)
@@ -130,8 +134,10 @@ class ClusterConfig:
         password = env.get(f"{prefix}PASSWORD") or None
         if bool(user) != bool(password):
             raise InputError(f"set both {prefix}USER and {prefix}PASSWORD for basic auth, or neither")
+        retry = _retry_policy(env, prefix)
         return cls(
             url=env[f"{prefix}URL"].strip().rstrip("/"),
+            retry=retry,
             distribution=distribution,
             api_key=env.get(f"{prefix}API_KEY") or None,
             username=user,
@@ -140,6 +146,25 @@ class ClusterConfig:
             ca_certs=env.get(f"{prefix}CA_CERTS") or None,
             verify=verify_raw not in _FALSE,
         )
+
+
+def _retry_policy(env: Mapping[str, str], prefix: str) -> RetryPolicy:
+    default = RetryPolicy()
+    retries_raw = env.get(f"{prefix}MAX_RETRIES", "").strip()
+    if retries_raw and not (retries_raw.isdigit() and int(retries_raw) <= 100):
+        raise InputError(f"{prefix}MAX_RETRIES={retries_raw!r}: use a whole number from 0 to 100")
+    backoff_raw = env.get(f"{prefix}RETRY_BACKOFF", "").strip()
+    try:
+        backoff = float(backoff_raw) if backoff_raw else default.initial_backoff
+    except ValueError:
+        backoff = -1.0
+    if not 0 <= backoff <= 60:
+        raise InputError(f"{prefix}RETRY_BACKOFF={backoff_raw!r}: use seconds from 0 to 60, e.g. 0.5")
+    return RetryPolicy(
+        max_retries=int(retries_raw) if retries_raw else default.max_retries,
+        initial_backoff=backoff,
+        max_backoff=max(default.max_backoff, backoff),
+    )
 
 
 def _api_key_value(api_key: str) -> str:

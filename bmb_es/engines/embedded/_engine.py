@@ -57,6 +57,7 @@ class EmbeddedEngine:
     """
 
     kind = "embedded"
+    write_retries = 0  # writes go to local files: there is no back-pressure to retry
 
     def __init__(self, root: str | Path | None = None) -> None:
         self._root = data_dir(root) / "indices"

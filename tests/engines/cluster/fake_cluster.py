@@ -8,8 +8,10 @@ engines' own REST test suites (see ../shared/data/engine-api-reference).
 from __future__ import annotations
 
 import json
+import random
 import re
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -42,6 +44,10 @@ class FakeCluster:
     search_pipelines: dict[str, Any] = field(default_factory=dict)
     fail_ids: dict[str, tuple[int, str, str]] = field(default_factory=dict)  # id -> (status, type, reason)
     require_auth: str | None = None  # the exact Authorization header value required
+    busy_share: float = 0.0  # share of bulk items answered 429 (back-pressure), drawn with a fixed seed
+    busy_requests: int = 0  # the next this many _bulk requests are answered 429 as a whole
+    applied: Counter[str] = field(default_factory=Counter)  # id -> bulk items applied (stored) for it
+    rng: random.Random = field(default_factory=lambda: random.Random(7))
     url: str = ""
 
     @property
@@ -171,12 +177,29 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _bulk(self, req: Request) -> tuple[int, Any]:
         c = self.cluster
+        if c.busy_requests > 0:
+            c.busy_requests -= 1
+            return _error(429, "es_rejected_execution_exception", "rejected execution of coordinating operation")
         lines = req.body
         items = []
         errors = False
         for action, source in zip(lines[0::2], lines[1::2], strict=True):
             ((op, meta),) = action.items()
             name, doc_id = meta["_index"], meta["_id"]
+            if c.busy_share and c.rng.random() < c.busy_share:
+                reason = "rejected execution of primary operation [write queue capacity 2]"
+                items.append(
+                    {
+                        op: {
+                            "_index": name,
+                            "_id": doc_id,
+                            "status": 429,
+                            "error": {"type": "es_rejected_execution_exception", "reason": reason},
+                        }
+                    }
+                )
+                errors = True
+                continue
             if doc_id in c.fail_ids:
                 status, kind, reason = c.fail_ids[doc_id]
                 items.append(
@@ -200,6 +223,7 @@ class _Handler(BaseHTTPRequestHandler):
                 continue
             created = doc_id not in index["docs"]
             index["docs"][doc_id] = source
+            c.applied[doc_id] += 1
             items.append(
                 {
                     op: {

@@ -24,9 +24,11 @@ import pytest
 import bmb_es
 from bmb_es import Document, IndexMeta
 from bmb_es._errors import BmbError
+from bmb_es.embedding import model_name
 from bmb_es.engines import open_engine
 from bmb_es.engines._base import IndexedDocument
 from bmb_es.engines._resources import index_body
+from bmb_es.query import build_hybrid_query, build_knn_query
 from tests.conftest import shared_path
 
 pytestmark = pytest.mark.live
@@ -156,6 +158,69 @@ class _FixedEmbedder:
         return np.ones((len(texts), DIM), dtype=np.float32)
 
 
+def test_opensearch_knn_query_on_lucene_hnsw(opensearch: bmb_es.Engine) -> None:
+    name = _name()
+    opensearch.create_index(name, IndexMeta("test/live", DIM))
+    try:
+        opensearch.upsert(name, _two_papers())
+        opensearch.commit(name)
+        body = build_knn_query([0.9, 0.1, 0.0, 0.0], size=2, k=2, dialect="opensearch")
+        hits = opensearch.search(name, body)["hits"]["hits"]
+        assert [hit["_id"] for hit in hits] == ["lung", "heart"]
+        assert hits[0]["_score"] > hits[1]["_score"]
+    finally:
+        opensearch.delete_index(name)
+
+
+def test_opensearch_faiss_mapping_is_accepted(opensearch: bmb_es.Engine) -> None:
+    """Creating the faiss index works; writing vectors needs k-NN's JNI libraries, absent here (docs/clusters.md)."""
+    name = _name()
+    opensearch.knn_engine = "faiss"  # type: ignore[attr-defined]
+    try:
+        opensearch.create_index(name, IndexMeta("test/live", DIM))
+        method = _raw(opensearch).indices.get_mapping(index=name)[name]["mappings"]["properties"]["embedding"]
+        assert method["method"]["engine"] == "faiss"
+    finally:
+        opensearch.delete_index(name)
+
+
+def test_opensearch_hybrid_and_pipelines_need_neural_search_and_ml_commons(opensearch: bmb_es.Engine) -> None:
+    """Not runnable here: neural-search and ml-commons are not published as artifacts this harness can load."""
+    name = _name()
+    opensearch.create_index(name, IndexMeta("test/live", DIM))
+    try:
+        with pytest.raises(BmbError, match="normalization-processor"):
+            opensearch.put_search_pipeline()  # type: ignore[attr-defined]
+        with pytest.raises(BmbError, match="text_embedding"):
+            opensearch.put_ingest_pipeline("some-model-id")  # type: ignore[attr-defined]
+        body = build_hybrid_query("coronavirus", [1.0, 0.0, 0.0, 0.0], size=2, k=2, dialect="opensearch")
+        with pytest.raises(BmbError, match=r"unknown query \[hybrid\]"):
+            opensearch.search(name, body)
+    finally:
+        opensearch.delete_index(name)
+
+
+def test_https_url_to_a_plain_http_node_is_a_one_line_error() -> None:
+    """No TLS on these nodes (no security plugin): asking for TLS fails cleanly, naming the URL."""
+    url = _url("opensearch").replace("http://", "https://")
+    env = {k: v for k, v in os.environ.items() if k not in URL_VARIABLES.values()}
+    env["BMB_OS_URL"] = url
+    result = subprocess.run(
+        [sys.executable, "-m", "bmb_es", "indices"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert url.split("//")[1] in result.stderr and "cannot reach" in result.stderr, result.stderr
+
+
+def test_credentials_are_ignored_by_a_node_without_security() -> None:
+    """A node without the security plugin accepts any credentials: say so rather than pretend auth was tested."""
+    engine = open_engine(environ={"BMB_OS_URL": _url("opensearch"), "BMB_OS_USER": "x", "BMB_OS_PASSWORD": "y"})
+    try:
+        assert engine.list_indices() is not None
+    finally:
+        engine.close()
+
+
 # --- the CLI on OpenSearch: the 2,753 BioASQ abstracts ---------------------------------------------------------
 
 
@@ -226,6 +291,44 @@ def test_opensearch_cli_query_and_explain_body_runs_verbatim(
     finally:
         engine.close()
     assert verbatim == ids
+
+
+@pytest.mark.slow
+def test_back_pressure_from_a_busy_node_is_ridden_out(tiny_model: Any, tmp_path: Any) -> None:
+    """A node with one write thread and a write queue of 1 (``BMB_LIVE_OS_BUSY_URL``) refuses parallel bulks with
+    genuine 429s; four ``bmb-es index --shard i/4`` writers still store every abstract exactly once."""
+    url = os.environ.get("BMB_LIVE_OS_BUSY_URL", "").strip()
+    if not url:
+        pytest.skip("no busy node: set BMB_LIVE_OS_BUSY_URL (tools/engines/engines.sh start opensearch PORT 1)")
+    source = shared_path("bioasq", "pubmed", "pubmed_abstracts.jsonl")
+    name = _name()
+    env = {k: v for k, v in os.environ.items() if k not in URL_VARIABLES.values()}
+    env.update({"BMB_OS_URL": url, "BMB_OS_RETRY_BACKOFF": "0.05", "BMB_ES_HOME": str(tmp_path)})
+    command = [sys.executable, "-m", "bmb_es", "index", str(source), "--format", "pubmed", "--index", name]
+    command += ["--model", str(tiny_model), "--json"]
+    engine = open_engine(environ={"BMB_OS_URL": url})
+    engine.create_index(
+        name, IndexMeta(model_name(str(tiny_model)), 32)
+    )  # before the writers, so none races to create it
+    try:
+        writers = [
+            subprocess.Popen([*command, "--shard", f"{i}/4"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            for i in range(4)
+        ]
+        summaries = []
+        for writer in writers:
+            out, err = writer.communicate(timeout=900)
+            assert writer.returncode == 0 and b"Traceback" not in err, err.decode()
+            summaries.append(json.loads(out))
+        assert sum(summary["indexed"] for summary in summaries) == 2753
+        assert sum(summary["retries"] for summary in summaries) > 0, "the node never pushed back: no 429 was met"
+        engine.commit(name)
+        assert engine.count(name) == 2753
+        pmids = [json.loads(line)["pmid"] for line in _source_lines()]
+        assert len(engine.stored_hashes(name, pmids)) == 2753
+    finally:
+        engine.delete_index(name)
+        engine.close()
 
 
 # --- Elasticsearch integ-test zip: what a minimal real node runs ------------------------------------------------
