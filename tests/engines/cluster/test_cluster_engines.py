@@ -381,3 +381,22 @@ def test_faiss_cosine_refused_before_2_19() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_search_errors_name_the_shards_reason_not_just_all_shards_failed() -> None:
+    from bmb_es.engines._cluster import _error_reason
+
+    # The shape a real 9.2 node answers when a shard cannot build the query (tests/engines/cluster/test_live.py).
+    cause = {"type": "query_shard_exception", "reason": "failed to create query: script_lang not supported [painless]"}
+    body = {
+        "type": "search_phase_execution_exception",
+        "reason": "all shards failed",
+        "root_cause": [cause],
+        "failed_shards": [{"shard": 0, "index": "papers", "reason": cause}],
+    }
+    assert _error_reason(body) == (
+        "search_phase_execution_exception: all shards failed "
+        "(caused by query_shard_exception: failed to create query: script_lang not supported [painless])"
+    )
+    only_shards = {k: v for k, v in body.items() if k != "root_cause"}
+    assert _error_reason(only_shards) == _error_reason(body)
