@@ -78,7 +78,7 @@ def _error_reason(error: Any) -> str:
             text += f" (caused by {caused.get('type', 'error')}: {caused['reason']})"
         elif kind == "search_phase_execution_exception":
             # "all shards failed" says nothing; the shards' own reasons say what to fix.
-            roots = [cause for cause in error.get("root_cause") or [] if isinstance(cause, Mapping)]
+            roots: list[Any] = list(error.get("root_cause") or [])
             roots += [shard.get("reason") for shard in error.get("failed_shards") or [] if isinstance(shard, Mapping)]
             first = next((cause for cause in roots if isinstance(cause, Mapping) and cause.get("reason")), None)
             if first is not None:
