@@ -94,7 +94,7 @@ def agreement(ours: Ranking, our_scores: Scores, theirs: Ranking, their_scores: 
             overlaps.append(len(set(ranked[:10]) & set(other[:10])) / min(10, len(ranked)))
         same_order += ranked[:10] == other[:10]
         top = ranked[:50]
-        if len(top) >= 3:
+        if our_scores and len(top) >= 3:
             tau = kendalltau(
                 [our_scores[qid][doc] for doc in top], [their_scores.get(qid, {}).get(doc, 0.0) for doc in top]
             ).statistic

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 FLAVORS: dict[str, dict[str, Any]] = {
+    "es817": {"number": "8.17.4", "distribution": None, "build_flavor": "default"},
     "es8": {"number": "8.18.1", "distribution": None, "build_flavor": "default"},
     "es9": {"number": "9.1.2", "distribution": None, "build_flavor": "default"},
     "es92": {"number": "9.2.0", "distribution": None, "build_flavor": "default"},
@@ -48,6 +49,7 @@ class FakeCluster:
     busy_requests: int = 0  # the next this many _bulk requests are answered 429 as a whole
     applied: Counter[str] = field(default_factory=Counter)  # id -> bulk items applied (stored) for it
     rng: random.Random = field(default_factory=lambda: random.Random(7))
+    no_root: bool = False  # no GET / (Elastic's integ-test zip lacks the rest-root module): 405, as that node
     url: str = ""
 
     @property
@@ -123,7 +125,11 @@ class _Handler(BaseHTTPRequestHandler):
                     return _error(400, "media_type_header_exception", f"Invalid media-type value on headers [{key}]")
         path = req.path.strip("/").split("/") if req.path.strip("/") else []
         if not path:
+            if c.no_root:
+                return _error(405, "method_not_allowed", "Incorrect HTTP method for uri [/] and method [GET]")
             return 200, c.info()
+        if path[:2] == ["_nodes", "_local"]:
+            return 200, {"nodes": {"n1": {"version": c.info()["version"]["number"]}}}
         if path[0] == "_ingest" and req.method == "PUT":
             c.pipelines[path[2]] = req.body
             return 200, {"acknowledged": True}

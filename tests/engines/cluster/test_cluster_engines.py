@@ -400,3 +400,24 @@ def test_search_errors_name_the_shards_reason_not_just_all_shards_failed() -> No
     )
     only_shards = {k: v for k, v in body.items() if k != "root_cause"}
     assert _error_reason(only_shards) == _error_reason(body)
+
+
+def test_elasticsearch_before_8_18_is_refused() -> None:
+    fake, server = start("es817")
+    try:
+        with pytest.raises(ClusterError, match=r"runs Elasticsearch 8\.17\.4: bmb-es supports 8\.18\+ and 9\.x"):
+            open_engine(environ={"BMB_ES_URL": fake.url})
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_version_from_the_nodes_api_when_get_root_is_absent() -> None:
+    fake, server = start("es92")
+    fake.no_root = True
+    try:
+        engine = open_engine(environ={"BMB_ES_URL": fake.url})
+        assert engine.kind == "elasticsearch" and engine.version == (9, 2, 0)  # type: ignore[attr-defined]
+    finally:
+        server.shutdown()
+        server.server_close()
