@@ -78,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top-k", type=int, default=50, help="BM25 candidates re-ranked")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     parser.add_argument("--data-dir", type=Path, help="embedded engine data dir (default: a temporary one)")
+    parser.add_argument("--vectors", type=Path, help="a .npy file keeping the corpus vectors between runs")
     args = parser.parse_args(argv)
     if not (args.data / "pubmed").is_dir():
         print(f"BioASQ folder not found: {args.data} (expected {args.data / 'pubmed'})", file=sys.stderr)
@@ -93,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     dataset = load_bioasq_golden_docs(args.data)
     embedder = load_embedder(args.model, "cpu")
     print(f"{len(dataset.documents)} abstracts, {len(dataset.queries)} questions; embedding with {embedder.name} …")
-    documents = embed_corpus(dataset, embedder)
+    documents = embed_corpus(dataset, embedder, args.vectors)
     meta = IndexMeta(embedder.name, embedder.dimension)
     tmp = tempfile.TemporaryDirectory(prefix="bmb-parity-")
     embedded = EmbeddedEngine(args.data_dir or Path(tmp.name))

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ._document import Document
 from ._errors import QueryError
 from .embedding import Embedder, load_embedder
-from .engines import EmbeddedEngine, Engine, as_engine
-from .engines.embedded._dsl import plan_for
-from .query import DEFAULT_FIELDS, QuerySpec, Rerank, ScoreMode, build_body
+from .engines import Engine, EngineResponse, as_engine
+from .query import DEFAULT_FIELDS, QuerySpec, Rerank, ScoreMode, SearchRequest
 
 # One question at a time encodes faster on the CPU than on a GPU (H200, fp16: 5-7.5 ms p50; OpenVINO bf16 on 2 CPU
 # cores: 2.2 ms), and a CPU load can take the warm OpenVINO path that imports no torch (1.2-1.6 s from process start
@@ -64,33 +63,13 @@ class SearchResult:
         }
 
 
-def parse_response(response: Mapping[str, Any], question: str, body: dict[str, Any]) -> SearchResult:
-    """An Elasticsearch-shaped ``_search`` response as a :class:`SearchResult`."""
-    hits_block = response.get("hits", {})
-    total = hits_block.get("total", 0)
-    hits = []
-    for rank, raw in enumerate(hits_block.get("hits", []), start=1):
-        source = raw.get("_source") or {}
-        if "id" not in source:
-            source = {**source, "id": raw["_id"]}  # a copy: the response stays as the engine gave it
-        extra = raw.get("_bmb_scores") or {}
-        hits.append(
-            Hit(
-                rank=rank,
-                id=str(raw["_id"]),
-                score=float(raw["_score"]),
-                document=Document.from_source(source),
-                bm25=extra.get("bm25"),
-                cosine=extra.get("cosine"),
-            )
-        )
-    return SearchResult(
-        question=question,
-        hits=hits,
-        total=int(total["value"] if isinstance(total, Mapping) else total),
-        body=body,
-        took_ms=int(response.get("took", 0)),
-    )
+def result_of(response: EngineResponse, question: str, body: dict[str, Any]) -> SearchResult:
+    """An engine's typed hits, ranked, with their documents and the body that describes the search."""
+    hits = [
+        Hit(rank, hit.id, hit.score, Document.from_source(hit.source), hit.bm25, hit.cosine)
+        for rank, hit in enumerate(response.hits, start=1)
+    ]
+    return SearchResult(question=question, hits=hits, total=response.total, body=body, took_ms=response.took_ms)
 
 
 def search(
@@ -146,9 +125,5 @@ def search(
             embedder = load_embedder(model or meta.model, device)
         meta.check_compatible(index, embedder.name, embedder.dimension)
         vector = embedder.embed([question.strip()])[0]
-    body = build_body(question, vector, spec)
-    if isinstance(engine, EmbeddedEngine):  # the body's plan without parsing it back (a warm search's largest step)
-        response = engine.execute(index, plan_for(question, vector, spec))
-    else:
-        response = engine.search(index, body)
-    return parse_response(response, question, body)
+    request = SearchRequest.build(question, vector, spec)
+    return result_of(engine.execute(index, request), question, request.to_body(spec.dialect))

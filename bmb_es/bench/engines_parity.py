@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,9 +37,16 @@ class Target:
     create: Callable[[str, IndexMeta], None]
 
 
-def embed_corpus(dataset: IRDataset, embedder: Embedder) -> list[IndexedDocument]:
-    """Every document with its vector, embedded once for all engines."""
-    vectors = embedder.embed([embed_text(document) for document in dataset.documents])
+def embed_corpus(dataset: IRDataset, embedder: Embedder, cache: Path | None = None) -> list[IndexedDocument]:
+    """Every document with its vector, embedded once for all engines (and kept in ``cache``, a ``.npy`` file)."""
+    if cache is not None and cache.is_file():
+        vectors = np.load(cache)
+        if vectors.shape != (len(dataset.documents), embedder.dimension):
+            raise ValueError(f"{cache}: vectors of shape {vectors.shape}, not for this corpus and model; delete it")
+    else:
+        vectors = embedder.embed([embed_text(document) for document in dataset.documents])
+        if cache is not None:
+            np.save(cache, vectors)
     return [
         IndexedDocument(document, document.content_hash(), np.asarray(vector, dtype=np.float32))
         for document, vector in zip(dataset.documents, vectors, strict=True)

@@ -1,8 +1,8 @@
 """``bmb-es bench ir``: retrieval quality through the real product path.
 
 Every system runs on an :class:`~bmb_es.engines.EmbeddedEngine` in a temporary data folder, filled with
-:func:`bmb_es.ingest` and queried with the request body of :func:`bmb_es.query.build_query` (what
-:func:`bmb_es.search` sends). Each corpus is embedded once per model; each question is sent twice per model
+:func:`bmb_es.ingest` and queried with :class:`~bmb_es.query.SearchRequest` (what :func:`bmb_es.search`
+sends). Each corpus is embedded once per model; each question is sent twice per model
 (BM25 alone, and BM25 top-K re-ranked with K the largest ``--top-k``). Smaller k are prefixes of the BM25
 candidates re-scored with the cosines the engine returned, exactly as the engine's rescorer does; a sample
 of questions is re-run through :func:`bmb_es.search` for every k and weight to check the two agree.
@@ -20,10 +20,10 @@ from typing import Any
 import numpy as np
 
 from .._ingest import ingest
-from .._search import parse_response, search
+from .._search import search
 from ..embedding import Embedder, load_embedder, model_name
 from ..engines import EmbeddedEngine
-from ..query import build_query
+from ..query import QuerySpec, Rerank, SearchRequest
 from .datasets import IRDataset
 from .debias import OVERLAP_MEASURES, DebiasPolicy, DebiasResult, OverlapMeasure, debias
 from .metrics import Ranking, evaluate, fuse_rrf, mean_paper_mrr, significance
@@ -110,8 +110,8 @@ class _Index:
         self.engine, self.name, self.embedder = engine, name, embedder
 
     def bm25(self, question: str, depth: int) -> tuple[list[str], list[float]]:
-        body = build_query(question, None, size=depth)
-        hits = parse_response(self.engine.search(self.name, body), question, body).hits
+        request = SearchRequest.build(question, None, QuerySpec(size=depth, rerank=None))
+        hits = self.engine.execute(self.name, request).hits
         return [hit.id for hit in hits], [hit.score for hit in hits]
 
     def rerank_candidates(
@@ -122,8 +122,8 @@ class _Index:
         BM25 order comes from the BM25-only response: re-sorting the re-ranked hits by their BM25 score would
         scramble documents with equal BM25 scores, and the prefix for a smaller k would differ from the engine's.
         """
-        body = build_query(question, vector, size=k, top_k=k, query_weight=0.0, rescore_query_weight=1.0)
-        hits = {hit.id: hit for hit in parse_response(self.engine.search(self.name, body), question, body).hits}
+        request = SearchRequest.build(question, vector, QuerySpec(size=k, rerank=Rerank(k, 0.0, 1.0)))
+        hits = {hit.id: hit for hit in self.engine.execute(self.name, request).hits}
         ids = [doc for doc in bm25_order[:k] if doc in hits]
         if len(ids) != len(hits):
             raise RuntimeError(f"re-rank candidates differ from the BM25 top-{k} for {question!r}")

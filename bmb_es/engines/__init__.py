@@ -7,7 +7,7 @@ when first used, so ``import bmb_es`` stays light.
 from typing import TYPE_CHECKING, Any
 
 from .._errors import ClusterError
-from ._base import Engine, IndexedDocument, IndexMeta, check_index_name
+from ._base import Engine, EngineHit, EngineResponse, IndexedDocument, IndexMeta, check_index_name
 from ._cluster_config import ClusterConfig, InsecureClusterWarning
 from ._select import as_engine, connect, open_engine
 from .embedded import EmbeddedEngine
@@ -41,6 +41,8 @@ __all__ = [
     "ElasticsearchEngine",
     "EmbeddedEngine",
     "Engine",
+    "EngineHit",
+    "EngineResponse",
     "IndexMeta",
     "IndexedDocument",
     "InsecureClusterWarning",

@@ -12,6 +12,7 @@ import numpy.typing as npt
 
 from .._document import Document
 from .._errors import InputError, ModelMismatchError
+from ..query import SearchRequest
 
 # Elasticsearch's index-name rules, applied everywhere so a name that works embedded works on a cluster.
 _INDEX_NAME = re.compile(r"^[a-z0-9][a-z0-9_.+-]{0,254}$")
@@ -91,6 +92,55 @@ class IndexedDocument:
     vector: npt.NDArray[np.float32]
 
 
+@dataclass(frozen=True, slots=True)
+class EngineHit:
+    """One hit as an engine ranked it. ``bm25`` and ``cosine``: the parts of ``score``, where the engine knows
+    them (the embedded engine does; a cluster reports only ``score``)."""
+
+    id: str
+    score: float
+    source: dict[str, Any]
+    bm25: float | None = None
+    cosine: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EngineResponse:
+    """What :meth:`Engine.execute` returns: hits best first, how many matched, the engine's time."""
+
+    hits: list[EngineHit]
+    total: int
+    took_ms: int
+
+    @classmethod
+    def from_search_response(cls, response: Mapping[str, Any]) -> EngineResponse:
+        """An Elasticsearch-shaped ``_search`` response, typed."""
+        block = response.get("hits", {})
+        total = block.get("total", 0)
+        hits = []
+        for raw in block.get("hits", []):
+            source = dict(raw.get("_source") or {})
+            source.setdefault("id", str(raw["_id"]))
+            hits.append(EngineHit(str(raw["_id"]), float(raw["_score"]), source))
+        count = total["value"] if isinstance(total, Mapping) else total
+        return cls(hits, int(count), int(response.get("took", 0)))
+
+    def to_search_response(self, index: str) -> dict[str, Any]:
+        """The Elasticsearch-shaped ``_search`` response (what a cluster would answer)."""
+        return {
+            "took": self.took_ms,
+            "timed_out": False,
+            "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0},
+            "hits": {
+                "total": {"value": self.total, "relation": "eq"},
+                "max_score": max((hit.score for hit in self.hits), default=None),
+                "hits": [
+                    {"_index": index, "_id": hit.id, "_score": hit.score, "_source": hit.source} for hit in self.hits
+                ],
+            },
+        }
+
+
 @runtime_checkable
 class Engine(Protocol):
     """Where documents and vectors are written and request bodies are executed.
@@ -139,8 +189,12 @@ class Engine(Protocol):
         """Stored documents with their vectors, by id (ids not found are absent)."""
         ...
 
+    def execute(self, name: str, request: SearchRequest) -> EngineResponse:
+        """Run a typed search request (what :func:`bmb_es.search` does)."""
+        ...
+
     def search(self, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        """Execute an Elasticsearch request body; returns an Elasticsearch-shaped response."""
+        """Execute an Elasticsearch request body verbatim; returns an Elasticsearch-shaped response."""
         ...
 
     def close(self) -> None: ...

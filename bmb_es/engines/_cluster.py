@@ -18,8 +18,8 @@ import numpy as np
 from .._document import Document
 from .._errors import BmbError, ClusterError, IndexNotFoundError, ModelMismatchError, StorageError
 from ..embedding import embed_text
-from ..query import VECTOR_FIELD
-from ._base import IndexedDocument, IndexMeta, check_index_name
+from ..query import VECTOR_FIELD, SearchRequest
+from ._base import EngineResponse, IndexedDocument, IndexMeta, check_index_name
 from ._cluster_config import ClusterConfig, redact_all, redact_url
 from ._resources import (
     EMBED_TEXT_FIELD,
@@ -429,3 +429,7 @@ class ClusterEngine:
     def search(self, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """Run ``body`` on the cluster (server-side BM25, rescore, kNN, ...) and return the raw response."""
         return self._search(name, body)
+
+    def execute(self, name: str, request: SearchRequest) -> EngineResponse:
+        """Run ``request`` as this cluster's dialect of its body, server-side."""
+        return EngineResponse.from_search_response(self.search(name, request.to_body(self.kind)))

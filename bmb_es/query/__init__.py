@@ -11,23 +11,25 @@ from ._builder import (
     Rerank,
     ScoreMode,
     bm25_clause,
-    build_body,
-    build_query,
     rescore_clause,
     vector_param,
 )
 from ._dense import build_hybrid_query, build_knn_query, knn_clause
+from ._request import SUBSET_HELP, FieldBoost, SearchRequest, build_body, build_query
 
 __all__ = [
     "COSINE_SCRIPTS",
     "DEFAULT_FIELDS",
     "QUERY_VECTOR_PARAM",
     "SCORE_MODES",
+    "SUBSET_HELP",
     "VECTOR_FIELD",
     "Dialect",
+    "FieldBoost",
     "QuerySpec",
     "Rerank",
     "ScoreMode",
+    "SearchRequest",
     "bm25_clause",
     "build_body",
     "build_hybrid_query",

@@ -1,6 +1,7 @@
-"""The canonical request body: BM25 ``multi_match`` plus, for re-ranking, a ``rescore`` with cosine similarity.
+"""The parts of the canonical request body: BM25 ``multi_match`` and, for re-ranking, a cosine ``rescore``.
 
-The body is plain Elasticsearch query DSL. ``bmb-es query --explain`` prints it, a user can paste it into
+:class:`~bmb_es.query.SearchRequest` (``_request.py``) puts them together. The body is plain Elasticsearch
+query DSL. ``bmb-es query --explain`` prints it, a user can paste it into
 Kibana Dev Tools, and every engine (embedded, Elasticsearch, OpenSearch) executes it. User text only ever
 enters as ``multi_match`` query text and the vector only as a script parameter: neither becomes DSL or
 script source.
@@ -128,58 +129,3 @@ def rescore_clause(vector: Sequence[float], rerank: Rerank, dialect: Dialect = "
             "score_mode": rerank.score_mode,
         },
     }
-
-
-def build_query(
-    question: str,
-    vector: Sequence[float] | None = None,
-    *,
-    size: int = 10,
-    top_k: int = 50,
-    fields: Sequence[str] = DEFAULT_FIELDS,
-    query_weight: float = 0.0,
-    rescore_query_weight: float = 1.0,
-    score_mode: ScoreMode = "total",
-    dialect: Dialect = "elasticsearch",
-) -> dict[str, Any]:
-    """Build the request body for ``question``; with a ``vector``, BM25 top-k is re-ranked by cosine.
-
-    Parameters
-    ----------
-    question
-        The user's text. It is only ever used as ``multi_match`` query text.
-    vector
-        The question's embedding. ``None`` gives BM25 alone.
-    size
-        Hits returned. With re-ranking it must not exceed ``top_k``.
-    top_k, query_weight, rescore_query_weight, score_mode
-        See :class:`Rerank`.
-    fields
-        Searched fields with optional ``^boost``.
-    dialect
-        ``"elasticsearch"`` or ``"opensearch"`` (their painless differs).
-
-    Returns
-    -------
-    dict
-        A JSON-serialisable Elasticsearch/OpenSearch ``_search`` body.
-    """
-    rerank = None
-    if vector is not None:
-        rerank = Rerank(top_k, query_weight, rescore_query_weight, score_mode)
-    spec = QuerySpec(size=size, fields=tuple(fields), rerank=rerank, dialect=dialect)
-    return build_body(question, vector, spec)
-
-
-def build_body(question: str, vector: Sequence[float] | None, spec: QuerySpec) -> dict[str, Any]:
-    """:func:`build_query` from a :class:`QuerySpec`."""
-    body: dict[str, Any] = {
-        "size": spec.size,
-        "query": bm25_clause(question, spec.fields),
-        "_source": {"excludes": [VECTOR_FIELD]},
-    }
-    if spec.rerank is not None:
-        if vector is None:
-            raise QueryError("re-ranking needs the question's vector")
-        body["rescore"] = rescore_clause(vector, spec.rerank, spec.dialect)
-    return body

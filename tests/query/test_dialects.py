@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from bmb_es import QueryError
-from bmb_es.engines.embedded._dsl import parse_body
-from bmb_es.query import COSINE_SCRIPTS, build_hybrid_query, build_knn_query, build_query
+from bmb_es.query import COSINE_SCRIPTS, SearchRequest, build_hybrid_query, build_knn_query, build_query
+
+parse_body = SearchRequest.from_body
 
 VEC = [0.5, 0.5, 0.0]
 

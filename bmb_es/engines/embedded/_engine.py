@@ -12,14 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from ..._analysis import tantivy_analyzer
 from ..._config import data_dir
 from ..._document import Document
 from ..._errors import IndexNotFoundError, QueryError, StorageError
-from ...query import VECTOR_FIELD
-from .._base import IndexedDocument, IndexMeta, check_index_name
-from ._dsl import CosineRescore, SearchPlan, TextQuery, combine, parse_body
+from ...query import VECTOR_FIELD, Rerank, SearchRequest
+from .._base import EngineHit, EngineResponse, IndexedDocument, IndexMeta, check_index_name
 from ._records import RecordReader, RecordWriter, create_record_files, encode_source
 from ._store import (
     HASH_FIELD,
@@ -41,9 +41,9 @@ from ._store import (
     write_text_fields,
 )
 
-# tantivy's BM25 keeps the (k1 + 1) factor that Lucene dropped in 8.0; dividing it out gives Lucene's scores.
-BM25_K1 = 1.2
-TANTIVY_TO_LUCENE = 1.0 / (1.0 + BM25_K1)
+# tantivy's BM25 keeps the (k1 + 1) factor that Lucene dropped in 8.0, and so do Elasticsearch and OpenSearch
+# (their default similarity adds it back): tantivy's scores are the clusters' as they are. A live test compares
+# them with OpenSearch's; an earlier division by (k1 + 1) made every embedded score 2.2 times too small.
 _WRITER_HEAP = 128_000_000
 
 
@@ -334,7 +334,7 @@ class EmbeddedEngine:
 
     # -- searching ---------------------------------------------------------------------------------
 
-    def _text_query(self, index: Any, query: TextQuery, present: frozenset[str]) -> Any | None:
+    def _text_query(self, index: Any, request: SearchRequest, present: frozenset[str]) -> Any | None:
         """``multi_match`` best_fields as tantivy's dis_max over per-field term disjunctions.
 
         Fields that no document has (``present``, e.g. ``body`` in an index of abstracts) are left out: they
@@ -342,11 +342,11 @@ class EmbeddedEngine:
         """
         import tantivy
 
-        if not query.fields:
+        if not request.fields:
             return tantivy.Query.all_query()
-        tokens = self._analyzer.analyze(query.text)
+        tokens = self._analyzer.analyze(request.question)
         per_field = []
-        for item in query.fields:
+        for item in request.fields:
             if item.field not in TEXT_FIELDS:
                 raise QueryError(
                     f"request body: query.multi_match.fields: {item.field!r} is not searchable in the embedded "
@@ -359,19 +359,21 @@ class EmbeddedEngine:
             per_field.append(clause if item.boost == 1.0 else tantivy.Query.boost_query(clause, item.boost))
         if not per_field:
             return None  # no words (all stop words), or no document has an asked field: nothing matches
-        return tantivy.Query.disjunction_max_query(per_field, query.tie_breaker)
+        return tantivy.Query.disjunction_max_query(per_field, request.tie_breaker)
 
     def search(self, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        return self.execute(name, parse_body(body))
+        """Run a body of the bmb-es subset (anything else is refused, naming the clause)."""
+        return self.execute(name, SearchRequest.from_body(body)).to_search_response(name)
 
-    def execute(self, name: str, plan: SearchPlan) -> dict[str, Any]:
-        """Run a parsed body (see :func:`parse_body` and :func:`plan_for`); the response is :meth:`search`'s."""
+    def execute(self, name: str, request: SearchRequest) -> EngineResponse:
+        """BM25 with tantivy (Lucene's scores), then Elasticsearch's rescore arithmetic over stored vectors."""
         started = time.perf_counter()
         searcher = self._searcher(name)
         index = self._index(name)
-        query = self._text_query(index, plan.query, self._text_fields(name))
-        window = plan.rescore.window_size if plan.rescore else 0
-        limit = max(plan.size, window)
+        query = self._text_query(index, request, self._text_fields(name))
+        rerank = request.rerank
+        window = rerank.top_k if rerank else 0
+        limit = max(request.size, window)
         addresses: list[Any] = []
         first_pass = np.zeros(0, dtype=np.float64)
         total = 0
@@ -382,20 +384,19 @@ class EmbeddedEngine:
             if ranked:
                 scores, found = zip(*ranked, strict=True)
                 addresses = list(found)
-                scale = TANTIVY_TO_LUCENE if plan.query.fields else 1.0
-                first_pass = np.array(scores, dtype=np.float64) * scale
+                first_pass = np.array(scores, dtype=np.float64)
         records = self._records(name)
         cosines: list[float | None] = [None] * len(addresses)
         final = first_pass
-        if plan.rescore is not None and addresses:
-            in_window = addresses[: plan.rescore.window_size]
+        if rerank is not None and request.vector is not None and addresses:
+            in_window = addresses[:window]
             vectors = records.vectors(searcher.fast_field_values(ROW_FIELD, in_window))
-            final, cosines = _rescore(first_pass, vectors, plan.rescore)
+            final, cosines = rescore(first_pass, vectors, request.vector, rerank)
         # Stable: equal scores keep BM25 order, as Lucene breaks ties by document order.
-        order = np.argsort(-final, kind="stable")[: plan.size].tolist()
+        order = np.argsort(-final, kind="stable")[: request.size].tolist()
         returned = [addresses[position] for position in order]
         sources = _sources(searcher, records, returned)  # read only for the hits returned
-        if VECTOR_FIELD not in plan.source_excludes and returned:
+        if VECTOR_FIELD not in request.source_excludes and returned:
             own = records.vectors(searcher.fast_field_values(ROW_FIELD, returned))
             for source, vector in zip(sources, own, strict=True):
                 source[VECTOR_FIELD] = vector.astype(float).tolist()
@@ -404,28 +405,10 @@ class EmbeddedEngine:
         hits = []
         for position, source in zip(order, sources, strict=True):
             doc_id = source["id"]  # before excludes, which may name "id"
-            for field in plan.source_excludes:
+            for field in request.source_excludes:
                 source.pop(field, None)
-            hits.append(
-                {
-                    "_index": name,
-                    "_id": doc_id,
-                    "_score": final_scores[position],
-                    "_source": source,
-                    # Embedded-only extension: the first-pass score and the cosine, which clusters do not report.
-                    "_bmb_scores": {"bm25": bm25_scores[position], "cosine": cosines[position]},
-                }
-            )
-        return {
-            "took": int((time.perf_counter() - started) * 1000),
-            "timed_out": False,
-            "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0},
-            "hits": {
-                "total": {"value": total, "relation": "eq"},
-                "max_score": max((hit["_score"] for hit in hits), default=None),
-                "hits": hits,
-            },
-        }
+            hits.append(EngineHit(doc_id, final_scores[position], source, bm25_scores[position], cosines[position]))
+        return EngineResponse(hits, total, int((time.perf_counter() - started) * 1000))
 
 
 # File times move in coarse steps (4 ms here) and freed inodes are reused, so two commits can leave meta.json with
@@ -542,30 +525,45 @@ def _sources(searcher: Any, records: RecordReader, addresses: Sequence[Any]) -> 
     return records.decoded_sources(offsets, lengths)
 
 
-def _rescore(
-    first_pass: np.ndarray, vectors: np.ndarray, rescore: CosineRescore
-) -> tuple[np.ndarray, list[float | None]]:
+def rescore(
+    first_pass: npt.NDArray[np.float64], vectors: np.ndarray, question: npt.NDArray[np.float64], rerank: Rerank
+) -> tuple[npt.NDArray[np.float64], list[float | None]]:
     """Elasticsearch's QueryRescorer: re-score the window, weight the rest.
 
     ``vectors`` are those of the first ``len(vectors)`` hits (the window). Inside the window:
     ``combine(query_weight * score, rescore_query_weight * (cosine + 1))``. Beyond it:
-    ``query_weight * score``, exactly as Elasticsearch treats hits it did not rescore.
+    ``query_weight * score``, exactly as Elasticsearch treats hits it did not rescore. The cosine is computed in
+    float32, as the stored vectors are (and as a cluster computes it).
     """
-    query = rescore.vector
+    query = question.astype(np.float32)
     if vectors.shape[1] != query.shape[0]:
         raise QueryError(
             f"request body: the query vector has {query.shape[0]} dimensions, the index stores {vectors.shape[1]}"
         )
     window = len(vectors)
     # What np.linalg.norm(vectors, axis=1) computes, bit for bit, without its checks (a warm search counts µs).
-    norms = np.sqrt(np.add.reduce(vectors * vectors, axis=1)) * rescore.vector_norm
+    norms = np.sqrt(np.add.reduce(vectors * vectors, axis=1)) * float(np.linalg.norm(query))
     dots = vectors @ query
     cosine = np.divide(dots, norms, out=np.zeros(window, dtype=np.float32), where=norms > 0).astype(np.float64)
-    final = rescore.query_weight * first_pass
-    final[:window] = combine(
-        rescore.score_mode,
-        final[:window],
-        rescore.rescore_query_weight * (cosine + 1.0),
-    )
+    final = rerank.query_weight * first_pass
+    final[:window] = combine(rerank.score_mode, final[:window], rerank.rescore_query_weight * (cosine + 1.0))
     cosines: list[float | None] = cosine.tolist()
     return final, cosines + [None] * (len(first_pass) - window)
+
+
+def combine(score_mode: str, primary: Any, secondary: Any) -> Any:
+    """Elasticsearch's QueryRescorer combination of the weighted first-pass and rescore scores.
+
+    Works on numbers and, elementwise, on numpy arrays (a whole rescore window at once).
+    """
+    if score_mode == "total":
+        return primary + secondary
+    if score_mode == "multiply":
+        return primary * secondary
+    if score_mode == "avg":
+        return (primary + secondary) / 2
+    if score_mode == "max":
+        return np.maximum(primary, secondary)
+    if score_mode == "min":
+        return np.minimum(primary, secondary)
+    raise QueryError(f"score_mode {score_mode!r}")

@@ -168,6 +168,36 @@ class _FixedEmbedder:
         return np.ones((len(texts), DIM), dtype=np.float32)
 
 
+def test_opensearch_bm25_scores_are_the_embedded_engines(opensearch: bmb_es.Engine, tmp_path: Any) -> None:
+    """Same documents, same analyzer: Lucene's BM25 on one shard and tantivy's give the same scores (to float32
+    rounding), so ``--query-weight`` means the same everywhere. Both keep BM25's (k1 + 1) numerator factor."""
+    from bmb_es.engines.embedded import EmbeddedEngine
+
+    lines = _source_lines()[:400]
+    rng = np.random.default_rng(3)
+    items = []
+    for line in lines:
+        record = json.loads(line)
+        document = Document(id=record["pmid"], abstract=record["text"])
+        items.append(IndexedDocument(document, document.content_hash(), rng.standard_normal(DIM).astype(np.float32)))
+    embedded = EmbeddedEngine(tmp_path)
+    name = _name()
+    for engine in (embedded, opensearch):
+        engine.create_index(name, IndexMeta("test/live", DIM))
+        engine.upsert(name, items)
+        engine.commit(name)
+    try:
+        for question in ["sleep apnea arrhythmia", "tumour necrosis factor in sepsis", "Is BRCA1 a tumor suppressor?"]:
+            body = bmb_es.build_query(question, size=10)
+            ours = [(hit["_id"], hit["_score"]) for hit in embedded.search(name, body)["hits"]["hits"]]
+            theirs = [(hit["_id"], hit["_score"]) for hit in opensearch.search(name, body)["hits"]["hits"]]
+            assert [doc for doc, _ in ours] == [doc for doc, _ in theirs], question
+            assert [score for _, score in ours] == pytest.approx([score for _, score in theirs], rel=1e-5), question
+    finally:
+        opensearch.delete_index(name)
+        embedded.close()
+
+
 def test_opensearch_knn_query_on_lucene_hnsw(opensearch: bmb_es.Engine) -> None:
     name = _name()
     opensearch.create_index(name, IndexMeta("test/live", DIM))

@@ -1,4 +1,8 @@
-"""BM25 scores checked against Lucene's formula computed by hand (k1 = 1.2, b = 0.75)."""
+"""BM25 scores checked against Elasticsearch's formula computed by hand (k1 = 1.2, b = 0.75).
+
+Elasticsearch and OpenSearch keep the ``(k1 + 1)`` numerator factor that Lucene 8 dropped (their default
+similarity adds it back), so their scores are Lucene's times 2.2; the live suite compares with OpenSearch's.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ K1, B = 1.2, 0.75
 
 def lucene_term(tf: int, dl: int, avgdl: float, n: int, docs: int, boost: float = 1.0) -> float:
     idf = math.log(1 + (docs - n + 0.5) / (n + 0.5))
-    return boost * idf * tf / (tf + K1 * (1 - B + B * dl / avgdl))
+    return boost * idf * (K1 + 1) * tf / (tf + K1 * (1 - B + B * dl / avgdl))
 
 
 # Analysed lengths (stop words removed, stems): see the token lists in the comments.

@@ -16,6 +16,7 @@ from bmb_es.engines import IndexedDocument
 from bmb_es.engines.embedded._records import RecordReader
 from bmb_es.readers import read_corpus
 from tests.engines.embedded.conftest import META, put
+from tests.support import run_body
 from tests.test_ingest_parallel import HashEmbedder, _write_corpus
 
 WORDS = ["lung", "injury", "fibrosis", "kidney", "heart", "sepsis", "asthma", "stroke", "liver", "virus"]
@@ -44,10 +45,7 @@ def _bodies() -> list[dict[str, Any]]:
 def _answers(engine: EmbeddedEngine, index: str = "t") -> list[list[tuple[str, float, Any, Any]]]:
     """Every body's hits: id, score, both parts, and the source (ties included, in order)."""
     return [
-        [
-            (hit["_id"], hit["_score"], hit["_bmb_scores"], hit["_source"])
-            for hit in engine.search(index, body)["hits"]["hits"]
-        ]
+        [(hit.id, hit.score, (hit.bm25, hit.cosine), hit.source) for hit in run_body(engine, index, body)]
         for body in _bodies()
     ]
 

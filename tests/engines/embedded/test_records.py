@@ -28,6 +28,7 @@ from bmb_es.engines.embedded._store import (
     write_meta,
 )
 from tests.engines.embedded.conftest import META, put
+from tests.support import run_body
 
 DOCS = [
     (Document(id="a", title="lung injury", abstract="alveolar damage", extra={"n": 1}), [1.0, 0.0, 0.0]),
@@ -61,9 +62,9 @@ def test_upsert_appends_a_new_row_and_the_search_reads_it(engine: EmbeddedEngine
     engine.upsert("t", [_item(changed, [0.0, 0.0, 1.0])])
     engine.commit("t")
     assert engine.count("t") == 3
-    hits = engine.search("t", build_query("lung", [0.0, 0.0, 1.0], fields=["title"], top_k=10))["hits"]["hits"]
-    assert hits[0]["_id"] == "a" and hits[0]["_bmb_scores"]["cosine"] == pytest.approx(1.0)
-    assert hits[0]["_source"]["abstract"] == "alveolar damage, revised"
+    hits = run_body(engine, "t", build_query("lung", [0.0, 0.0, 1.0], fields=["title"], top_k=10))
+    assert hits[0].id == "a" and hits[0].cosine == pytest.approx(1.0)
+    assert hits[0].source["abstract"] == "alveolar damage, revised"
     assert (_folder(engine) / VECTORS_FILE).stat().st_size == 4 * 3 * 4  # the old row stays, unreferenced
 
 
@@ -97,8 +98,8 @@ def test_a_reader_opened_earlier_maps_rows_written_later(tmp_path: Path) -> None
     assert [hit["_id"] for hit in reader.search("t", body)["hits"]["hits"]] == ["a"]  # maps the files now
     writer.upsert("t", [_item(*DOCS[2])])
     writer.commit("t")
-    hits = reader.search("t", body)["hits"]["hits"]  # sees the other engine's commit at once
-    assert hits[0]["_id"] == "c" and hits[0]["_bmb_scores"]["cosine"] == pytest.approx(1.0)
+    hits = run_body(reader, "t", body)  # sees the other engine's commit at once
+    assert hits[0].id == "c" and hits[0].cosine == pytest.approx(1.0)
 
 
 def test_a_reader_follows_an_index_deleted_and_created_again_elsewhere(tmp_path: Path) -> None:
@@ -108,8 +109,8 @@ def test_a_reader_follows_an_index_deleted_and_created_again_elsewhere(tmp_path:
     assert [hit["_id"] for hit in reader.search("t", body)["hits"]["hits"]] == ["a", "b"]
     other.delete_index("t")
     put(other, [(Document(id="z", title="lung"), [0.0, 1.0, 0.0]), (Document(id="y", title="lung x"), [2.0, 0, 0])])
-    hits = reader.search("t", body)["hits"]["hits"]
-    assert [(hit["_id"], hit["_bmb_scores"]["cosine"]) for hit in hits] == [("y", pytest.approx(1.0)), ("z", 0.0)]
+    hits = run_body(reader, "t", body)
+    assert [(hit.id, hit.cosine) for hit in hits] == [("y", pytest.approx(1.0)), ("z", 0.0)]
     assert reader.get("t", ["a", "y"])["y"].vector.tolist() == [2.0, 0.0, 0.0]
 
 
@@ -238,8 +239,8 @@ def test_a_reader_follows_an_index_created_again_with_another_dimension(tmp_path
     other.upsert("t", [IndexedDocument(doc, doc.content_hash(), np.asarray([0, 0, 0, 2.0], dtype=np.float32))])
     other.commit("t")
     assert reader.get("t", ["w"])["w"].vector.tolist() == [0.0, 0.0, 0.0, 2.0]
-    hits = reader.search("t", build_query("lung", [0.0, 0.0, 0.0, 1.0], fields=["title"]))["hits"]["hits"]
-    assert [(hit["_id"], hit["_bmb_scores"]["cosine"]) for hit in hits] == [("w", pytest.approx(1.0))]
+    hits = run_body(reader, "t", build_query("lung", [0.0, 0.0, 0.0, 1.0], fields=["title"]))
+    assert [(hit.id, hit.cosine) for hit in hits] == [("w", pytest.approx(1.0))]
 
 
 def test_a_missing_record_file_is_damage_not_the_legacy_layout(engine: EmbeddedEngine) -> None:

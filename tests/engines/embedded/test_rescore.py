@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 
 from bmb_es import Document, EmbeddedEngine, QueryError, build_query
-from bmb_es.engines.embedded._dsl import combine
+from bmb_es.engines import EngineHit
+from bmb_es.engines.embedded._engine import combine
 from tests.engines.embedded.conftest import put
+from tests.support import run_body
 
 QUERY_VECTOR = [1.0, 0.0, 0.0]
 DOCS = [
@@ -22,9 +24,8 @@ DOCS = [
 COSINE = {"a": 0.0, "b": 1 / math.sqrt(2), "c": 1.0, "d": -1.0}
 
 
-def _run(engine: EmbeddedEngine, **kwargs: Any) -> list[dict[str, Any]]:
-    body = build_query("lung", QUERY_VECTOR, fields=["title"], **kwargs)
-    return list(engine.search("t", body)["hits"]["hits"])
+def _run(engine: EmbeddedEngine, **kwargs: Any) -> list[EngineHit]:
+    return run_body(engine, "t", build_query("lung", QUERY_VECTOR, fields=["title"], **kwargs))
 
 
 def _bm25(engine: EmbeddedEngine) -> dict[str, float]:
@@ -35,11 +36,11 @@ def _bm25(engine: EmbeddedEngine) -> dict[str, float]:
 def test_pure_rerank_orders_by_cosine_and_scores_cosine_plus_one(engine: EmbeddedEngine) -> None:
     put(engine, DOCS)
     hits = _run(engine, size=4, top_k=4)
-    assert [hit["_id"] for hit in hits] == ["c", "b", "a", "d"]
+    assert [hit.id for hit in hits] == ["c", "b", "a", "d"]
     for hit in hits:
-        assert hit["_score"] == pytest.approx(COSINE[hit["_id"]] + 1.0, abs=1e-6)
-        assert hit["_bmb_scores"]["cosine"] == pytest.approx(COSINE[hit["_id"]], abs=1e-6)
-        assert "embedding" not in hit["_source"]
+        assert hit.score == pytest.approx(COSINE[hit.id] + 1.0, abs=1e-6)
+        assert hit.cosine == pytest.approx(COSINE[hit.id], abs=1e-6)
+        assert "embedding" not in hit.source
 
 
 @pytest.mark.parametrize("mode", ["total", "multiply", "avg", "max", "min"])
@@ -48,8 +49,8 @@ def test_weighted_score_modes(engine: EmbeddedEngine, mode: str) -> None:
     bm25 = _bm25(engine)
     hits = _run(engine, size=4, top_k=4, query_weight=0.7, rescore_query_weight=1.3, score_mode=mode)
     expected = {key: combine(mode, 0.7 * bm25[key], 1.3 * (COSINE[key] + 1.0)) for key in bm25}
-    assert {hit["_id"]: hit["_score"] for hit in hits} == pytest.approx(expected, rel=1e-5)
-    assert [hit["_id"] for hit in hits] == sorted(expected, key=lambda key: -expected[key])
+    assert {hit.id: hit.score for hit in hits} == pytest.approx(expected, rel=1e-5)
+    assert [hit.id for hit in hits] == sorted(expected, key=lambda key: -expected[key])
 
 
 def test_hits_beyond_the_window_keep_query_weight_times_bm25(engine: EmbeddedEngine) -> None:
@@ -58,13 +59,13 @@ def test_hits_beyond_the_window_keep_query_weight_times_bm25(engine: EmbeddedEng
     order = sorted(bm25, key=lambda key: -bm25[key])
     body = build_query("lung", QUERY_VECTOR, fields=["title"], size=2, top_k=2, query_weight=0.5)
     body["size"] = 4  # a hand-written body may ask for more than the window, as Elasticsearch allows
-    hits = engine.search("t", body)["hits"]["hits"]
-    scores = {hit["_id"]: hit["_score"] for hit in hits}
+    hits = run_body(engine, "t", body)
+    scores = {hit.id: hit.score for hit in hits}
     for key in order[:2]:
         assert scores[key] == pytest.approx(0.5 * bm25[key] + COSINE[key] + 1.0, rel=1e-5)
     for key in order[2:]:
         assert scores[key] == pytest.approx(0.5 * bm25[key], rel=1e-5)
-        assert hits[[hit["_id"] for hit in hits].index(key)]["_bmb_scores"]["cosine"] is None
+        assert hits[[hit.id for hit in hits].index(key)].cosine is None
 
 
 def test_source_keeps_embedding_unless_excluded(engine: EmbeddedEngine) -> None:

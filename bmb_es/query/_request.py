@@ -1,0 +1,331 @@
+"""The typed search request every engine executes, and its two faces: an Elasticsearch body and back.
+
+:class:`SearchRequest` is what bmb-es means by a search. Clusters get ``request.to_body(dialect)``; the
+embedded engine executes the request itself; ``bmb-es query --explain`` prints the body. A body a user
+hands in (``engine.search(index, body)``) becomes a request with :meth:`SearchRequest.from_body`, which
+accepts exactly what :meth:`~SearchRequest.to_body` writes and refuses anything else, naming the clause
+and its path. ``SearchRequest.from_body(request.to_body(d)) == request`` for every request and dialect.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import numpy as np
+import numpy.typing as npt
+
+from .._errors import QueryError
+from ._builder import (
+    DEFAULT_FIELDS,
+    SCORE_MODES,
+    VECTOR_FIELD,
+    Dialect,
+    QuerySpec,
+    Rerank,
+    ScoreMode,
+    bm25_clause,
+    rescore_clause,
+    vector_param,
+)
+
+SUBSET_HELP = (
+    "the embedded engine runs the bmb-es query subset: multi_match (best_fields) or match_all, "
+    "size, _source excludes, and one rescore with script_score cosineSimilarity; "
+    "send other DSL to an Elasticsearch or OpenSearch cluster"
+)
+# Both dialects' painless: Elasticsearch names the field as a string, OpenSearch's k-NN extension takes doc[...].
+_COSINE = re.compile(
+    r"^\s*cosineSimilarity\(\s*params\.(?P<param>\w+)\s*,\s*(?:'(?P<field>\w+)'|doc\['(?P<docfield>\w+)'\])\s*\)"
+    r"\s*\+\s*1(?:\.0*)?\s*$"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FieldBoost:
+    """One searched field and its ``^boost``."""
+
+    field: str
+    boost: float = 1.0
+
+    @classmethod
+    def parse(cls, spec: str, path: str = "fields") -> FieldBoost:
+        name, _, boost = spec.partition("^")
+        if not name:
+            raise QueryError(f"request body: {path}: empty field name in {spec!r}")
+        try:
+            weight = float(boost) if boost else 1.0
+        except ValueError:
+            raise QueryError(f"request body: {path}: bad boost in {spec!r}") from None
+        if not math.isfinite(weight) or weight < 0:
+            raise QueryError(f"request body: {path}: the boost in {spec!r} must be a finite number >= 0")
+        return cls(name, weight)
+
+    def __str__(self) -> str:
+        return self.field if self.boost == 1.0 else f"{self.field}^{self.boost:g}"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class SearchRequest:
+    """BM25 over ``fields`` (``multi_match`` best_fields; no fields: ``match_all``), optionally re-ranked.
+
+    Parameters
+    ----------
+    question
+        The text BM25 matches (empty for ``match_all``). It only ever becomes query text.
+    fields
+        Searched fields with their boosts.
+    size
+        Hits returned.
+    rerank
+        The cosine re-rank of the BM25 top ``rerank.top_k`` (``rescore``); needs ``vector``.
+    vector
+        The question's embedding: float64, read-only, finite, not all zeros.
+    tie_breaker
+        ``multi_match`` ``tie_breaker``: the weight of the non-best fields' scores.
+    source_excludes
+        ``_source`` fields left out of the hits (by default the vector).
+    """
+
+    question: str
+    fields: tuple[FieldBoost, ...]
+    size: int = 10
+    rerank: Rerank | None = None
+    vector: npt.NDArray[np.float64] | None = None
+    tie_breaker: float = 0.0
+    source_excludes: tuple[str, ...] = field(default=(VECTOR_FIELD,))
+
+    def __post_init__(self) -> None:
+        if self.rerank is not None and self.vector is None:
+            raise QueryError("re-ranking needs the question's vector")
+        if self.fields and not self.question.strip():
+            raise QueryError("the query is empty: give a question or keywords")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SearchRequest):
+            return NotImplemented
+        vectors_equal = (self.vector is None and other.vector is None) or (
+            self.vector is not None and other.vector is not None and np.array_equal(self.vector, other.vector)
+        )
+        return vectors_equal and (
+            self.question,
+            self.fields,
+            self.size,
+            self.rerank,
+            self.tie_breaker,
+            self.source_excludes,
+        ) == (other.question, other.fields, other.size, other.rerank, other.tie_breaker, other.source_excludes)
+
+    __hash__ = None  # type: ignore[assignment]  # holds an array: compared by value, not hashable
+
+    @classmethod
+    def build(cls, question: str, vector: Sequence[float] | npt.ArrayLike | None, spec: QuerySpec) -> SearchRequest:
+        """The request for ``question`` shaped by ``spec`` (the builder's checks: size <= top-k, ...)."""
+        text = bm25_clause(question, spec.fields)["multi_match"]["query"]  # checks and strips the question
+        values = None
+        if spec.rerank is not None:
+            if vector is None:
+                raise QueryError("re-ranking needs the question's vector")
+            values = _frozen(np.asarray(vector_param(vector), dtype=np.float64))  # type: ignore[arg-type]
+        fields = tuple(FieldBoost.parse(item) for item in spec.fields)
+        return cls(text, fields, spec.size, spec.rerank, values)
+
+    def to_body(self, dialect: Dialect = "elasticsearch") -> dict[str, Any]:
+        """The Elasticsearch/OpenSearch ``_search`` body (the dialects differ only in the painless source)."""
+        query: dict[str, Any] = {"match_all": {}}
+        if self.fields:
+            query = bm25_clause(self.question, [str(item) for item in self.fields])
+            if self.tie_breaker:
+                query["multi_match"]["tie_breaker"] = self.tie_breaker
+        body: dict[str, Any] = {"size": self.size, "query": query}
+        if self.source_excludes:
+            body["_source"] = {"excludes": list(self.source_excludes)}
+        if self.rerank is not None and self.vector is not None:
+            body["rescore"] = rescore_clause(self.vector.tolist(), self.rerank, dialect)
+        return body
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any]) -> SearchRequest:
+        """The request a body describes; raises :class:`QueryError` for anything outside the subset."""
+        body = _as_mapping(body, "body")
+        _only_keys(body, {"query", "size", "rescore", "_source"}, "")
+        question, fields, tie = _parse_query(_as_mapping(body.get("query", {"match_all": {}}), "query"))
+        size = _int(body.get("size", 10), "size", 0)
+        excludes: tuple[str, ...] = ()
+        if "_source" in body:
+            source = _as_mapping(body["_source"], "_source")
+            _only_keys(source, {"excludes"}, "_source")
+            raw = source.get("excludes", [])
+            if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
+                raise QueryError("request body: _source.excludes must be a list of field names")
+            excludes = tuple(raw)
+        rerank, vector = _parse_rescore(body["rescore"]) if "rescore" in body else (None, None)
+        return cls(question, fields, size, rerank, vector, tie, excludes)
+
+
+def build_body(question: str, vector: Sequence[float] | None, spec: QuerySpec) -> dict[str, Any]:
+    """:func:`build_query` from a :class:`QuerySpec`."""
+    return SearchRequest.build(question, vector, spec).to_body(spec.dialect)
+
+
+def build_query(
+    question: str,
+    vector: Sequence[float] | None = None,
+    *,
+    size: int = 10,
+    top_k: int = 50,
+    fields: Sequence[str] = DEFAULT_FIELDS,
+    query_weight: float = 0.0,
+    rescore_query_weight: float = 1.0,
+    score_mode: ScoreMode = "total",
+    dialect: Dialect = "elasticsearch",
+) -> dict[str, Any]:
+    """Build the request body for ``question``; with a ``vector``, BM25 top-k is re-ranked by cosine.
+
+    Parameters
+    ----------
+    question
+        The user's text. It is only ever used as ``multi_match`` query text.
+    vector
+        The question's embedding. ``None`` gives BM25 alone.
+    size
+        Hits returned. With re-ranking it must not exceed ``top_k``.
+    top_k, query_weight, rescore_query_weight, score_mode
+        See :class:`Rerank`.
+    fields
+        Searched fields with optional ``^boost``.
+    dialect
+        ``"elasticsearch"`` or ``"opensearch"`` (their painless differs).
+
+    Returns
+    -------
+    dict
+        A JSON-serialisable Elasticsearch/OpenSearch ``_search`` body.
+    """
+    rerank = None
+    if vector is not None:
+        rerank = Rerank(top_k, query_weight, rescore_query_weight, score_mode)
+    spec = QuerySpec(size=size, fields=tuple(fields), rerank=rerank, dialect=dialect)
+    return build_body(question, vector, spec)
+
+
+# -- parsing a body ------------------------------------------------------------------------------------
+
+
+def _frozen(array: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    array.flags.writeable = False
+    return array
+
+
+def _unsupported(path: str, what: str) -> QueryError:
+    return QueryError(f"request body: {path}: {what} is not supported; {SUBSET_HELP}")
+
+
+def _only_keys(value: Mapping[str, Any], allowed: set[str], path: str) -> None:
+    for key in value:
+        if key not in allowed:
+            raise _unsupported(f"{path}.{key}" if path else key, repr(key))
+
+
+def _as_mapping(value: Any, path: str) -> Mapping[str, Any]:
+    if isinstance(value, dict):  # the common case, checked first: the Mapping ABC check is slower
+        return value
+    if not isinstance(value, Mapping):
+        raise QueryError(f"request body: {path} must be an object, got {type(value).__name__}")
+    return value
+
+
+def _number(value: Any, path: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise QueryError(f"request body: {path} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _int(value: Any, path: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise QueryError(f"request body: {path} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _vector(values: list[Any], path: str) -> npt.NDArray[np.float64]:
+    """A list of finite numbers as a read-only float64 array, checked by numpy in one pass (hundreds of them)."""
+    try:
+        array = np.asarray(values)
+    except ValueError:  # ragged: nested lists of different lengths
+        raise QueryError(f"request body: {path} must hold only numbers") from None
+    if array.ndim != 1 or array.dtype.kind not in "iuf":  # bools, strings, None and lists are refused
+        raise QueryError(f"request body: {path} must hold only numbers")
+    if not np.isfinite(array).all():
+        raise QueryError(f"request body: {path} holds NaN or infinite values")
+    return _frozen(array.astype(np.float64))
+
+
+def _parse_query(query: Mapping[str, Any]) -> tuple[str, tuple[FieldBoost, ...], float]:
+    if len(query) != 1:
+        raise QueryError(f"request body: query must hold exactly one clause, got {sorted(query)}")
+    ((kind, clause),) = query.items()
+    if kind == "match_all":
+        _only_keys(_as_mapping(clause, "query.match_all"), set(), "query.match_all")
+        return "", (), 0.0
+    if kind != "multi_match":
+        raise _unsupported(f"query.{kind}", "this query type")
+    clause = _as_mapping(clause, "query.multi_match")
+    _only_keys(clause, {"query", "fields", "type", "tie_breaker", "operator"}, "query.multi_match")
+    if clause.get("type", "best_fields") != "best_fields":
+        raise _unsupported("query.multi_match.type", repr(clause["type"]))
+    if str(clause.get("operator", "or")).lower() != "or":
+        raise _unsupported("query.multi_match.operator", repr(clause["operator"]))
+    text = clause.get("query")
+    if not isinstance(text, str) or not text.strip():
+        raise QueryError("request body: query.multi_match.query must be non-empty text")
+    fields = clause.get("fields")
+    if not isinstance(fields, list) or not fields or not all(isinstance(item, str) for item in fields):
+        raise QueryError("request body: query.multi_match.fields must be a non-empty list of field names")
+    tie = _number(clause.get("tie_breaker", 0.0), "query.multi_match.tie_breaker")
+    return text.strip(), tuple(FieldBoost.parse(item, "query.multi_match.fields") for item in fields), tie
+
+
+def _parse_rescore(rescore: Any) -> tuple[Rerank, npt.NDArray[np.float64]]:
+    if isinstance(rescore, list):
+        if len(rescore) != 1:
+            raise _unsupported("rescore", "more than one rescorer")
+        rescore = rescore[0]
+    rescore = _as_mapping(rescore, "rescore")
+    _only_keys(rescore, {"window_size", "query"}, "rescore")
+    window = _int(rescore.get("window_size", 10), "rescore.window_size", 1)
+    query = _as_mapping(rescore.get("query"), "rescore.query")
+    _only_keys(query, {"rescore_query", "query_weight", "rescore_query_weight", "score_mode"}, "rescore.query")
+    score_mode = query.get("score_mode", "total")
+    if score_mode not in SCORE_MODES:
+        raise QueryError(f"request body: rescore.query.score_mode {score_mode!r}: one of {', '.join(SCORE_MODES)}")
+    base = "rescore.query.rescore_query.script_score"
+    rescore_query = _as_mapping(query.get("rescore_query"), "rescore.query.rescore_query")
+    _only_keys(rescore_query, {"script_score"}, "rescore.query.rescore_query")
+    script_score = _as_mapping(rescore_query.get("script_score"), base)
+    _only_keys(script_score, {"query", "script"}, base)
+    inner = _as_mapping(script_score.get("query", {"match_all": {}}), f"{base}.query")
+    if dict(inner) != {"match_all": {}}:
+        raise _unsupported(f"{base}.query", "a query other than match_all")
+    script = _as_mapping(script_score.get("script"), f"{base}.script")
+    _only_keys(script, {"source", "params", "lang"}, f"{base}.script")
+    if script.get("lang", "painless") != "painless":
+        raise _unsupported(f"{base}.script.lang", repr(script["lang"]))
+    match = _COSINE.match(str(script.get("source", "")))
+    if match is None:
+        raise _unsupported(f"{base}.script.source", "a script other than cosineSimilarity(params.X, 'field') + 1.0")
+    if (match["field"] or match["docfield"]) != VECTOR_FIELD:
+        raise _unsupported(f"{base}.script.source", f"a vector field other than {VECTOR_FIELD!r}")
+    params = _as_mapping(script.get("params", {}), f"{base}.script.params")
+    vector = params.get(match["param"])
+    if not isinstance(vector, list) or not vector:
+        raise QueryError(f"request body: {base}.script.params.{match['param']} must be a non-empty list of numbers")
+    rerank = Rerank(
+        top_k=window,
+        query_weight=_number(query.get("query_weight", 1.0), "rescore.query.query_weight"),
+        rescore_query_weight=_number(query.get("rescore_query_weight", 1.0), "rescore.query.rescore_query_weight"),
+        score_mode=cast(ScoreMode, score_mode),  # checked against SCORE_MODES above
+    )
+    return rerank, _vector(vector, f"{base}.script.params.{match['param']}")
