@@ -8,6 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from bmb_es._load_order import load_triton_before_tensorflow
+
+# Test modules import TensorFlow while being collected (importorskip); Triton loaded after it segfaults.
+load_triton_before_tensorflow()
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("BMB_ES_SHARED_DATA", REPO.parent / "shared" / "data"))
 EXAMPLES = REPO / "examples"

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import ModelLoadError
+from .._load_order import load_triton_before_tensorflow
 from ._base import Vectors, normalise
 
 
@@ -32,6 +33,7 @@ class TfHubEmbedder:
     selection = "tensorflow fp32"
 
     def __init__(self, path: Path, name: str, max_length: int = 256) -> None:
+        load_triton_before_tensorflow()  # a torch embedder loaded later in this process would crash otherwise
         try:
             import tensorflow as tf
             import tensorflow_hub as hub
