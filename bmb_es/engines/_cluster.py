@@ -52,6 +52,14 @@ class BulkItemError(ClusterError):
         )
 
 
+class OtherDistribution(ClusterError):
+    """``GET /`` answered, but for the other distribution; :func:`~bmb_es.engines.connect` retries with it."""
+
+    def __init__(self, url: str, distribution: Distribution) -> None:
+        super().__init__(f"{url} is {distribution}, not what the client was built for")
+        self.distribution: Distribution = distribution
+
+
 def parse_version(number: str) -> tuple[int, ...]:
     """``"8.18.2"`` / ``"9.1.0-SNAPSHOT"`` as ``(8, 18, 2)`` / ``(9, 1, 0)``."""
     parts: list[int] = []
@@ -147,6 +155,11 @@ class ClusterEngine:
         self.knn_engine: KnnEngine = "lucene"
 
     # -- hooks for the subclasses ------------------------------------------------------------------
+
+    @classmethod
+    def connect(cls, config: ClusterConfig) -> ClusterEngine:
+        """A client built from ``config`` and checked with ``GET /`` (the server's version is kept)."""
+        raise NotImplementedError
 
     def _streaming_bulk(self, actions: Sequence[dict[str, Any]], **kwargs: Any) -> Iterator[tuple[bool, Any]]:
         raise NotImplementedError

@@ -17,7 +17,7 @@ from elasticsearch._version import __versionstr__ as CLIENT_VERSION
 from elasticsearch.helpers import streaming_bulk
 
 from .._errors import ClusterError
-from ._cluster import ClusterEngine, parse_version
+from ._cluster import ClusterEngine, OtherDistribution, parse_version
 from ._cluster_config import ClusterConfig
 from ._resources import Distribution
 
@@ -63,7 +63,7 @@ class ElasticsearchEngine(ClusterEngine):
 
     @classmethod
     def connect(cls, config: ClusterConfig) -> ClusterEngine:
-        """A client for ``config``, checked with ``GET /``; an OpenSearch server gets an OpenSearchEngine."""
+        """A client for ``config``, checked with ``GET /``; an OpenSearch server raises :class:`OtherDistribution`."""
         kwargs: dict[str, Any] = {
             "verify_certs": config.verify,
             "ssl_show_warn": False,  # ClusterConfig.warn_if_insecure says it once, clearly
@@ -96,9 +96,7 @@ class ElasticsearchEngine(ClusterEngine):
             client.close()
             body = other if isinstance(other, Mapping) else {}
             if body.get("version", {}).get("distribution") == "opensearch":
-                from ._opensearch import OpenSearchEngine
-
-                return OpenSearchEngine.connect(config, checked_distribution=True)
+                raise OtherDistribution(config.url, "opensearch")
             raise ClusterError(f"{config.url}: GET / does not identify Elasticsearch or OpenSearch")
         version = parse_version(str(info.get("version", {}).get("number", "")))
         if version[:2] < MIN_VERSION:

@@ -15,7 +15,7 @@ from opensearchpy.exceptions import TransportError as OpenSearchTransportError
 from opensearchpy.helpers import streaming_bulk
 
 from .._errors import ClusterError, InputError
-from ._cluster import ClusterEngine, parse_version
+from ._cluster import ClusterEngine, OtherDistribution, parse_version
 from ._cluster_config import ClusterConfig
 from ._resources import HYBRID_SEARCH_PIPELINE, Distribution, hybrid_search_pipeline_body
 
@@ -35,8 +35,8 @@ class OpenSearchEngine(ClusterEngine):
     search_pipeline: str | None = HYBRID_SEARCH_PIPELINE
 
     @classmethod
-    def connect(cls, config: ClusterConfig, *, checked_distribution: bool = False) -> ClusterEngine:
-        """A client for ``config``, checked with ``GET /``; an Elasticsearch server gets an ElasticsearchEngine."""
+    def connect(cls, config: ClusterConfig) -> ClusterEngine:
+        """A client for ``config``, checked with ``GET /``; any other server raises :class:`OtherDistribution`."""
         if config.api_key:
             raise InputError(
                 "OpenSearch has no Elasticsearch API keys: use BMB_OS_USER/BMB_OS_PASSWORD or BMB_OS_BEARER"
@@ -64,11 +64,7 @@ class OpenSearchEngine(ClusterEngine):
         version_block = info.get("version", {})
         if version_block.get("distribution") != "opensearch":
             client.close()
-            if checked_distribution:
-                raise ClusterError(f"{config.url}: GET / does not identify OpenSearch or Elasticsearch")
-            from ._elasticsearch import ElasticsearchEngine
-
-            return ElasticsearchEngine.connect(config)
+            raise OtherDistribution(config.url, "elasticsearch")  # confirmed (or refused) by the Elasticsearch client
         version = parse_version(str(version_block.get("number", "")))
         if version[:1] < (2,):
             client.close()

@@ -7,24 +7,41 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from .._errors import InputError
+from .._errors import ClusterError, InputError
 from ._base import Engine
 
 if TYPE_CHECKING:
     from ._cluster import ClusterEngine
     from ._cluster_config import ClusterConfig
+    from ._resources import Distribution
+
+
+def _engine_class(distribution: Distribution) -> type[ClusterEngine]:
+    if distribution == "opensearch":
+        from ._opensearch import OpenSearchEngine
+
+        return OpenSearchEngine
+    from ._elasticsearch import ElasticsearchEngine
+
+    return ElasticsearchEngine
 
 
 def connect(config: ClusterConfig) -> ClusterEngine:
-    """An engine for the cluster ``config`` names; the distribution is confirmed with ``GET /``."""
+    """An engine for the cluster ``config`` names; the distribution is confirmed with ``GET /``.
+
+    ``BMB_ES_URL`` pointing at an OpenSearch node (or the reverse) still works: the engine that finds the other
+    distribution says so and the other one connects instead, once.
+    """
+    from ._cluster import OtherDistribution
+
     config.warn_if_insecure()
-    if config.distribution == "opensearch":
-        from ._opensearch import OpenSearchEngine
-
-        return OpenSearchEngine.connect(config)
-    from ._elasticsearch import ElasticsearchEngine
-
-    return ElasticsearchEngine.connect(config)
+    try:
+        return _engine_class(config.distribution).connect(config)
+    except OtherDistribution as found:
+        try:
+            return _engine_class(found.distribution).connect(config)
+        except OtherDistribution:
+            raise ClusterError(f"{config.url}: GET / does not identify Elasticsearch or OpenSearch") from None
 
 
 def open_engine(data_dir: str | Path | None = None, *, environ: Mapping[str, str] | None = None) -> Engine:
