@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from bmb_es.bench.datasets import load_bioasq_golden_docs
-from bmb_es.bench.engines_parity import Target, agreement, embed_corpus, load, mrr10, run_engine, score_ratio
+from bmb_es.bench.engines_parity import Target, agreement, embed_corpus, load, run_engine, score_ratio
+from bmb_es.bench.metrics import mean_mrr
 from bmb_es.bench.report import envelope, machine_line, md_table, write_results
 from bmb_es.embedding import load_embedder
 from bmb_es.engines import open_engine
@@ -120,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     payload["explanations"] = EXPLANATIONS
     runs: dict[str, dict[str, Any]] = {}
     rows: list[dict[str, Any]] = []
+    relevant = {qid: {doc for doc, grade in docs.items() if grade > 0} for qid, docs in dataset.qrels.items()}
     try:
         for target in targets:
             index = f"bmb-parity-{uuid.uuid4().hex[:8]}"
@@ -136,8 +138,8 @@ def main(argv: list[str] | None = None) -> int:
                 "engine": target.label,
                 "version": target.version,
                 "shards": target.shards,
-                "mrr10_bm25": mrr10(run["bm25"], dataset.qrels),
-                "mrr10_rerank": mrr10(run["rerank"], dataset.qrels) if run["rerank"] else None,
+                "mrr10_bm25": mean_mrr(run["bm25"], relevant),
+                "mrr10_rerank": mean_mrr(run["rerank"], relevant) if run["rerank"] else None,
                 "score_ratio_top1": score_ratio(reference["bm25_scores"], run["bm25_scores"]),
             }
             row.update(agreement(reference["bm25"], reference["bm25_scores"], run["bm25"], run["bm25_scores"]))

@@ -27,6 +27,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bmb_es.bench.metrics import Ranking, evaluate, mean_mrr
+
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "bioasq"
 
@@ -45,11 +47,10 @@ def load_questions(golden: Path, qrels: Path, limit: int | None) -> tuple[dict[s
     return {qid: texts[qid] for qid in ids}, {qid: relevant[qid] for qid in ids}
 
 
-def reciprocal_rank(ranked: Sequence[str], relevant: set[str], k: int = 10) -> float:
-    for rank, pmid in enumerate(ranked[:k], 1):
-        if pmid in relevant:
-            return 1.0 / rank
-    return 0.0
+def _reciprocal_ranks(run: Ranking, relevant: dict[str, set[str]]) -> dict[str, float]:
+    """Each question's reciprocal rank at 10 (the per-question values :func:`mean_mrr` averages)."""
+    qrels = {qid: dict.fromkeys(docs, 1) for qid, docs in relevant.items()}
+    return dict(zip(sorted(qrels), evaluate(run, qrels, ["mrr@10"])["mrr@10"], strict=True))
 
 
 def trained_documents(tuned: Path) -> set[str]:
@@ -93,18 +94,17 @@ def run_model(
     index_seconds = time.perf_counter() - started
     documents = engine.count("bioasq")
     embedder = bmb_es.load_embedder(model)
-    scores: dict[str, list[float]] = {f"rerank@{top_k}": [], "dense": []}
+    runs: dict[str, Ranking] = {f"rerank@{top_k}": {}, "dense": {}}
     if with_bm25:
-        scores["bm25"] = []
+        runs["bm25"] = {}
     started = time.perf_counter()
     for qid, text in questions.items():
-        gold = relevant[qid]
         if with_bm25:
-            scores["bm25"].append(reciprocal_rank(_pmids(bmb_es.search(engine, "bioasq", text, rerank=False)), gold))
+            runs["bm25"][qid] = _pmids(bmb_es.search(engine, "bioasq", text, rerank=False))
         result = bmb_es.search(engine, "bioasq", text, rerank=True, top_k=top_k, embedder=embedder)
-        scores[f"rerank@{top_k}"].append(reciprocal_rank(_pmids(result), gold))
+        runs[f"rerank@{top_k}"][qid] = _pmids(result)
         dense = bmb_es.search(engine, "bioasq", text, rerank=True, top_k=max(documents, top_k), embedder=embedder)
-        scores["dense"].append(reciprocal_rank(_pmids(dense), gold))
+        runs["dense"][qid] = _pmids(dense)
     search_seconds = time.perf_counter() - started
     engine.close()
     return {
@@ -113,8 +113,8 @@ def run_model(
         "indexed": summary.indexed if hasattr(summary, "indexed") else documents,
         "index_seconds": round(index_seconds, 1),
         "search_seconds": round(search_seconds, 1),
-        "mrr@10": {name: sum(values) / max(1, len(values)) for name, values in scores.items()},
-        "per_question": {name: dict(zip(questions, values, strict=True)) for name, values in scores.items()},
+        "mrr@10": {name: mean_mrr(run, relevant) for name, run in runs.items()},
+        "per_question": {name: _reciprocal_ranks(run, relevant) for name, run in runs.items()},
     }
 
 

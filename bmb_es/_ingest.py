@@ -189,9 +189,9 @@ def prefetch(
         stop.set()
 
 
-# Default commit pacing: a commit costs about as much as writing 2,000 documents (measured write-only, 8,192
-# abstracts on 2 cores: 5.5k docs/s committing every 512, 7.2k every 2,048, 9.6k every 8,192), so a fast encoder
-# (a GPU, ~7k docs/s) commits by time, not every 0.3 s; a CPU encoder (~120 docs/s) still commits every 2,048.
+# Default commit pacing: a commit costs about as much as writing a couple of thousand documents, so a fast encoder
+# (a GPU) commits by time rather than many times a second, and a CPU encoder by count. The measurements behind
+# both numbers: docs/benchmarks.md, "Where the defaults come from".
 COMMIT_DOCUMENTS = 2048
 COMMIT_SECONDS = 2.0
 

@@ -12,9 +12,9 @@ from .embedding import Embedder, load_embedder
 from .engines import Engine, EngineResponse, as_engine
 from .query import DEFAULT_FIELDS, QuerySpec, Rerank, ScoreMode, SearchRequest
 
-# One question at a time encodes faster on the CPU than on a GPU (H200, fp16: 5-7.5 ms p50; OpenVINO bf16 on 2 CPU
-# cores: 2.2 ms), and a CPU load can take the warm OpenVINO path that imports no torch (1.2-1.6 s from process start
-# to answer, where a torch load took 12-15 s on the H200 machine). Pass an embedder or ``device`` to choose otherwise.
+# One question at a time encodes faster on the CPU than on a GPU, and a CPU load can take the warm OpenVINO path that
+# imports no torch (figures: docs/benchmarks.md, "Where the defaults come from"). Pass an embedder or ``device`` to
+# choose otherwise.
 QUESTION_DEVICE = "cpu"
 
 

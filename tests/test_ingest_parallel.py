@@ -220,7 +220,8 @@ def test_bf16_index_queried_with_fp32_and_fp32_index_with_bf16(data_dir: Path, t
     for index, encoder in [("bf16", fp32), ("fp32", bf16), ("bf16", bf16), ("fp32", fp32)]:
         result = search(engine, index, question, embedder=encoder, top_k=28, size=5)
         rankings[(index, encoder.precision)] = [hit.id for hit in result.hits]  # type: ignore[attr-defined]
-        assert all(hit.cosine is not None for hit in result.hits)
+        assert len(result.hits) == 5 and all(hit.cosine is not None for hit in result.hits)
+        assert "lung injury" in result.hits[0].document.abstract  # the question's topic, not any five documents
     assert len({tuple(ranking) for ranking in rankings.values()}) == 1  # every combination ranks alike
 
 
@@ -242,8 +243,10 @@ def test_cli_shards_and_merge(tmp_path: Path) -> None:
     assert int(first["read"]) + int(second["read"]) == 30  # type: ignore[call-overload]
     merged = bmb("merge", "s0", "s1", "--into", "all")
     assert merged["written"] == 30 and merged["duplicates"] == 0
-    hits = bmb("query", "--rerank", "lung injury", "-i", "all", "--precision", "bf16")
-    assert hits["hits"]
+    answer = bmb("query", "--rerank", "lung injury", "-i", "all", "--precision", "bf16", "--size", "3")
+    hits = answer["hits"]
+    assert isinstance(hits, list) and len(hits) == 3
+    assert all("lung injury" in hit["abstract"] for hit in hits)  # 30 docs cycle 7 topics: 5 are about lung injury
 
 
 class CommitCounter(EmbeddedEngine):

@@ -14,6 +14,7 @@ import numpy.typing as npt
 
 from .._errors import BmbError
 from .datasets import DatasetError, load_bioasq_golden_docs
+from .metrics import mean_mrr
 
 GOLDEN_TSV = "golden_question_documents.tsv"
 
@@ -96,13 +97,10 @@ def mrr_at_10(queries: Matrix, documents: Matrix, ids: Sequence[str], relevant: 
         raise ValueError("mrr_at_10: no questions")
     scores = np.asarray(queries, dtype=np.float64) @ np.asarray(documents, dtype=np.float64).T
     top = np.argsort(-scores, axis=1, kind="stable")[:, :10]
-    total = 0.0
-    for row, wanted in zip(top, relevant, strict=True):
-        for rank, position in enumerate(row, start=1):
-            if ids[int(position)] in wanted:
-                total += 1.0 / rank
-                break
-    return total / len(relevant)
+    if len(top) != len(relevant):
+        raise ValueError(f"mrr_at_10: {len(top)} questions but {len(relevant)} relevant sets")
+    run = {str(row): [ids[int(position)] for position in ranked] for row, ranked in enumerate(top)}
+    return mean_mrr(run, {str(row): wanted for row, wanted in enumerate(relevant)}, 10)
 
 
 def cosine_to_reference(vectors: Matrix, reference: Matrix) -> tuple[float, float]:

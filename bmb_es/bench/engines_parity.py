@@ -9,7 +9,7 @@ the paper's re-rank (top-k BM25 re-ranked by cosine).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ from ..embedding import Embedder
 from ..embedding._base import embed_text
 from ..engines._base import Engine, IndexedDocument, IndexMeta
 from .datasets import IRDataset
-from .metrics import Ranking, evaluate
+from .metrics import Ranking
 
 Scores = dict[str, dict[str, float]]
 
@@ -125,7 +125,3 @@ def score_ratio(ours: Scores, theirs: Scores) -> float | None:
         if score > 0 and doc in theirs.get(qid, {})
     ]
     return float(np.median(ratios)) if ratios else None
-
-
-def mrr10(run: Ranking, qrels: Mapping[str, Mapping[str, int]]) -> float:
-    return float(np.mean(evaluate(run, qrels, ["mrr@10"])["mrr@10"]))

@@ -7,7 +7,7 @@ Runs are ``{query id: [doc ids, best first]}``: the order the product returned, 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -71,6 +71,19 @@ def evaluate(run: Ranking, qrels: QrelsMap, metrics: Sequence[str]) -> dict[str,
     if len(metrics) == 1:
         scores = {metrics[0]: scores}
     return {metric: [float(value) for value in scores[metric]] for metric in metrics}
+
+
+def mean_mrr(run: Ranking, relevant: Mapping[str, Iterable[str]], k: int = 10) -> float:
+    """Standard MRR@``k`` (ranx): the mean over the queries of ``relevant`` of 1/rank of the first relevant doc.
+
+    The one MRR of the project: the IR bench, the encoder-quality check, the engines parity bench and the
+    trainer's dev metric all call this. A query without hits, or without a relevant doc in the top ``k``,
+    counts 0.
+    """
+    if not relevant:
+        return 0.0
+    qrels = {qid: dict.fromkeys(docs, 1) for qid, docs in relevant.items()}
+    return float(np.mean(evaluate(run, qrels, [f"mrr@{k}"])[f"mrr@{k}"]))
 
 
 def significance(

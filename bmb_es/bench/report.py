@@ -155,8 +155,26 @@ def _latest_per_datasets(out_dir: Path, suite: str) -> list[Path]:
     return sorted(chosen.values())
 
 
+KEPT_START = "<!-- kept: written by hand, update_docs leaves it as it is -->"
+KEPT_END = "<!-- /kept -->"
+
+
+def _kept_block(docs: Path) -> str:
+    """The hand-written block of ``docs`` (where each default's figures come from), markers included, or ``""``."""
+    if not docs.is_file():
+        return ""
+    text = docs.read_text(encoding="utf-8")
+    start, end = text.find(KEPT_START), text.find(KEPT_END)
+    return text[start : end + len(KEPT_END)] + "\n\n" if 0 <= start < end else ""
+
+
 def update_docs(docs: Path, out_dir: Path) -> None:
-    """Rewrite ``docs/benchmarks.md`` from the newest Markdown result of each suite and dataset in ``out_dir``."""
+    """Rewrite ``docs/benchmarks.md`` from the newest Markdown result of each suite and dataset in ``out_dir``.
+
+    A block between :data:`KEPT_START` and :data:`KEPT_END` (the measurements behind the code's defaults, which
+    code comments point to) is written by hand and kept as it is, after the header.
+    """
+    kept = _kept_block(docs)
     sections = []
     for suite in ("ir", "speed"):
         for latest in _latest_per_datasets(out_dir, suite):
@@ -174,4 +192,4 @@ def update_docs(docs: Path, out_dir: Path) -> None:
         "at its start; speed figures from a shared machine are noisy.\n\n"
     )
     docs.parent.mkdir(parents=True, exist_ok=True)
-    docs.write_text(header + "\n\n".join(sections), encoding="utf-8")
+    docs.write_text(header + kept + "\n\n".join(sections), encoding="utf-8")

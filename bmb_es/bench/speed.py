@@ -298,7 +298,7 @@ def _run_sizes(
                 passes: dict[str, list[float]] = {key: [] for key in timings}
                 for position, question in enumerate(questions):
                     # An encoder re-run on the input it just saw is faster (OpenVINO keeps the last input's
-                    # shape: 2.4 ms against 3.2 ms for a new question here), so the encode timed alone is of
+                    # shape; docs/benchmarks.md has the figures), so the encode timed alone is of
                     # another question, two ahead: no two consecutive encodes are of the same text.
                     other = questions[(position + 2) % len(questions)]
                     t0 = time.perf_counter()

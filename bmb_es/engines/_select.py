@@ -60,7 +60,8 @@ def open_engine(data_dir: str | Path | None = None, *, environ: Mapping[str, str
     return EmbeddedEngine(data_dir)
 
 
-_ENGINE_TYPES: set[type] = set()  # classes seen to satisfy Engine (a runtime protocol check costs ~0.1 ms)
+# Classes seen to satisfy Engine: a runtime protocol check on every search is costly (docs/benchmarks.md).
+_ENGINE_TYPES: set[type] = set()
 
 
 def as_engine(target: Any) -> Engine:

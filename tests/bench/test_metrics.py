@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from bmb_es.bench.metrics import evaluate, fuse_rrf, mean_paper_mrr, paper_mrr, significance
+from bmb_es.bench.metrics import evaluate, fuse_rrf, mean_mrr, mean_paper_mrr, paper_mrr, significance
 
 
 def test_paper_mrr_sums_every_relevant_document_in_the_cutoff() -> None:
@@ -64,3 +64,12 @@ def test_rrf_fusion_rewards_agreement() -> None:
     fused = fuse_rrf([{"q": ["a", "b", "c"]}, {"q": ["c", "a", "d"]}], qrels)
     # a: 1/61 + 1/62, c: 1/63 + 1/61, b: 1/62, d: 1/63
     assert fused["q"] == ["a", "c", "b", "d"]
+
+
+def test_mean_mrr_is_first_relevant_rank_with_cutoff_missing_runs_and_empty_input() -> None:
+    run: dict[str, list[str]] = {"q1": ["a", "b", "c"], "q2": ["x", "y"], "q3": []}
+    relevant = {"q1": {"c", "b"}, "q2": {"z"}, "q3": {"p"}, "q4": {"a"}}  # q4 has no run at all
+    assert mean_mrr(run, relevant) == pytest.approx((1 / 2 + 0 + 0 + 0) / 4)
+    assert mean_mrr(run, {"q1": ["c"]}, k=2) == 0.0  # rank 3 is past the cutoff
+    assert mean_mrr(run, {"q1": ["c"]}, k=3) == pytest.approx(1 / 3)
+    assert mean_mrr(run, {}) == 0.0

@@ -191,16 +191,14 @@ def split_questions(
 
 
 def mrr_at_k(ranked: Sequence[Sequence[int]], relevant: Sequence[set[int]], k: int = 10) -> float:
-    """Mean reciprocal rank of the first relevant item within the top ``k`` (0 when none)."""
-    if not ranked:
-        return 0.0
-    total = 0.0
-    for items, gold in zip(ranked, relevant, strict=True):
-        for rank, item in enumerate(items[:k], 1):
-            if item in gold:
-                total += 1.0 / rank
-                break
-    return total / len(ranked)
+    """Mean reciprocal rank of the first relevant item within the top ``k`` (0 when none): the project's one MRR,
+    :func:`bmb_es.bench.metrics.mean_mrr`, over item positions."""
+    from bmb_es.bench.metrics import mean_mrr
+
+    if len(ranked) != len(relevant):
+        raise ValueError(f"mrr_at_k: {len(ranked)} rankings but {len(relevant)} relevant sets")
+    run = {str(row): [str(item) for item in items] for row, items in enumerate(ranked)}
+    return mean_mrr(run, {str(row): [str(item) for item in gold] for row, gold in enumerate(relevant)}, k)
 
 
 def dense_mrr(model: Any, pairs: PairSet, k: int = 10, batch_size: int = 64) -> float:
