@@ -40,13 +40,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=1024, help="Texts encoded per size per round (0: all)")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
-    backend, precision = check_setting(parser, args)
+    setting = check_setting(parser, args)
     try:
         sizes = _sizes(args.sizes)
     except ValueError as error:
         parser.error(str(error))
     try:
-        encoder = open_encoder(args, backend, precision)
+        encoder = open_encoder(args, setting)
     except BmbError as error:  # no GPU for --device cuda (exit 2), a corpus or model that cannot be read
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = vars(args) | {"corpus": str(args.corpus), "out": str(args.out)}
     payload = envelope("batch-size", command_line("bench_batch_size.py", argv), settings)
     payload["hardware"] = hardware_id(encoder.device)
-    payload["embedder"] = f"{embedder.name}, {getattr(embedder, 'selection', args.setting)}"
+    payload["embedder"] = f"{embedder.name}, {embedder.selection}"
     payload["batch_sizes"] = sweep_batch_sizes(embedder, texts, sizes, args.rounds, encoder.device)
     markdown = render_batch_sizes(payload)
     json_path, md_path = write_results(args.out, "batch-size", payload, markdown)

@@ -18,10 +18,11 @@ import sys
 from pathlib import Path
 
 from bmb_es import BmbError
-from bmb_es.bench.embedding_speed import EmbeddingSpeedSettings, parse_setting
+from bmb_es.bench.embedding_speed import EmbeddingSpeedSettings
 from bmb_es.bench.render import plot_speed, render_speed
 from bmb_es.bench.report import envelope, write_results
 from bmb_es.bench.speed import SpeedSettings, run_speed
+from bmb_es.embedding import EncoderSetting
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = REPO.parent / "shared" / "data" / "bioasq" / "pubmed"
@@ -43,8 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     args = parser.parse_args(argv)
     try:
-        asked = [parse_setting(item) for item in args.setting or []]
-    except ValueError as error:
+        asked = [EncoderSetting.from_label(item) for item in args.setting or []]
+    except ValueError as error:  # a SettingError
         parser.error(str(error))
     settings = SpeedSettings(
         corpus=args.corpus,

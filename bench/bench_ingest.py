@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--commit", default="2048,default", help="Commit policies, comma-separated")
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args(argv)
-    backend, precision = check_setting(parser, args)
+    setting = check_setting(parser, args)
     try:
         policies = [_policy(part.strip()) for part in args.commit.split(",") if part.strip()]
     except ValueError as error:
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     if not policies or args.copies < 1 or args.rounds < 1:
         parser.error("need at least one --commit policy, --copies >= 1 and --rounds >= 1")
     try:
-        encoder = open_encoder(args, backend, precision)
+        encoder = open_encoder(args, setting)
     except BmbError as error:  # no GPU for --device cuda (exit 2), a corpus or model that cannot be read
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = vars(args) | {"corpus": str(args.corpus), "out": str(args.out)}
     payload = envelope("ingest", command_line("bench_ingest.py", argv), settings)
     payload["hardware"] = hardware_id(encoder.device)
-    payload["embedder"] = f"{embedder.name}, {getattr(embedder, 'selection', args.setting)}"
+    payload["embedder"] = f"{embedder.name}, {embedder.selection}"
     payload["documents"] = len(documents)
     payload["policies"] = [
         {

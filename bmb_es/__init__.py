@@ -21,11 +21,12 @@ from ._errors import (
     ModelLoadError,
     ModelMismatchError,
     QueryError,
+    SettingError,
     StorageError,
 )
 from ._ingest import IngestSummary, ingest
 from ._search import Hit, SearchResult, search
-from .embedding import Embedder, embed_text, load_embedder
+from .embedding import Embedder, EmbedderLike, EncoderSetting, embed_text, load_embedder
 from .engines import EmbeddedEngine, Engine, IndexMeta
 from .query import Rerank, build_query
 from .readers import Reject, read_corpus
@@ -39,6 +40,8 @@ __all__ = [
     "Document",
     "EmbeddedEngine",
     "Embedder",
+    "EmbedderLike",
+    "EncoderSetting",
     "Engine",
     "Hit",
     "IndexMeta",
@@ -52,6 +55,7 @@ __all__ = [
     "Reject",
     "Rerank",
     "SearchResult",
+    "SettingError",
     "StorageError",
     "__version__",
     "build_query",

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from ._config import DEFAULT_INDEX, data_dir
 from ._errors import IndexNotFoundError, InputError
 from ._ingest import IngestSummary, ProgressCallback, Shard, default_reject_log, ingest
-from .embedding import DEFAULT_EMBED_FIELDS, Backend, Embedder, Precision, load_embedder
+from .embedding import DEFAULT_EMBED_FIELDS, EmbedderLike, EncoderSetting, load_embedder, resolve_setting
 from .engines import EmbeddedEngine, Engine, IndexMeta, open_engine
 from .readers import iter_corpus, plan_corpus
 
@@ -22,7 +22,7 @@ def index_path(
     engine: Engine | None = None,
     index: str = DEFAULT_INDEX,
     model: str | None = None,
-    embedder: Embedder | None = None,
+    embedder: EmbedderLike | None = None,
     format: str | None = None,
     field_map: Mapping[str, str] | None = None,
     embed_fields: Sequence[str] = DEFAULT_EMBED_FIELDS,
@@ -30,28 +30,33 @@ def index_path(
     commit_every: int | None = None,
     reject_log: str | Path | None = None,
     on_progress: ProgressCallback | None = None,
-    precision: Precision = "auto",
-    backend: Backend = "auto",
+    precision: str | None = None,
+    backend: str | None = None,
     device: str | None = None,
     shard: Shard | str | None = None,
     optimize: bool = True,
+    setting: EncoderSetting | None = None,
 ) -> IngestSummary:
     """Index every record under ``path`` (see :func:`bmb_es.readers.plan_corpus` for formats).
 
     The corpus is planned first, so a missing path or unknown format fails before a model is loaded.
     Rejects go to ``reject_log`` (default ``<data dir>/rejects/<index>-<timestamp>.jsonl``).
-    ``precision``/``backend``/``device`` choose how the model runs (see :func:`bmb_es.embedding.load_embedder`);
+    ``setting`` chooses how the model runs and its batch size (see :class:`~bmb_es.embedding.EncoderSetting` and
+    :func:`~bmb_es.embedding.load_embedder`); ``precision``/``backend``/``device``/``batch_size`` are conveniences
+    that build it (give those or ``setting``, not both). Batch size ``None`` is the embedder's default (16
+    OpenVINO, 32 torch CPU, 512 GPU); with ``embedder`` given, only the setting's batch size applies.
     ``shard`` (``"i/n"`` or a :class:`~bmb_es._ingest.Shard`) indexes only that deterministic part of the
     corpus, for parallel ingest into one cluster index or into shard indices joined by :func:`merge_indices`.
-    ``batch_size`` ``None`` is the embedder's default (16 OpenVINO, 32 torch CPU, 512 GPU).
     ``optimize``: see :func:`bmb_es._ingest.ingest`.
     """
+    setting = resolve_setting(setting, backend=backend, precision=precision, device=device, batch_size=batch_size)
     plan = plan_corpus(path, format, field_map)
     engine = engine if engine is not None else open_engine()  # a cluster when BMB_ES_URL/BMB_OS_URL is set
     if embedder is None:
         if model is None and index in engine.list_indices():
             model = engine.index_meta(index).model  # keep indexing with the model the index was built with
-        embedder = load_embedder(model, device, precision, backend)
+        # The batch size plays no part in loading: one cached model per backend, precision and device.
+        embedder = load_embedder(model, setting=replace(setting, batch_size=None))
     if isinstance(shard, str):
         shard = Shard.parse(shard)
     log = Path(reject_log) if reject_log is not None else default_reject_log(data_dir(), index)
@@ -61,7 +66,7 @@ def index_path(
         index,
         embedder,
         embed_fields=embed_fields,
-        batch_size=batch_size,
+        batch_size=setting.batch_size,
         commit_every=commit_every,
         reject_log=log,
         on_progress=on_progress,

@@ -53,3 +53,11 @@ class ClusterError(BmbError):
     """A cluster could not be reached, refused a request, or reported per-document failures."""
 
     exit_code = 9
+
+
+class SettingError(ModelLoadError, ValueError):
+    """An encoder setting (backend, precision, device or batch size) is not one bmb-es runs.
+
+    A :class:`ModelLoadError` (exit code 8): the model cannot be loaded as asked. Also a ``ValueError``, which is
+    what a bad argument to an embedder's constructor or to a ``BACKEND/PRECISION`` parser raised before.
+    """

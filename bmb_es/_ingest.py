@@ -30,7 +30,7 @@ from typing import IO, Any
 
 from ._document import Document
 from ._errors import InputError
-from .embedding import DEFAULT_EMBED_FIELDS, Embedder, Vectors, embed_text, embedder_setting
+from .embedding import DEFAULT_EMBED_FIELDS, EmbedderLike, Vectors, as_embedder, embed_text
 from .engines import EmbeddedEngine, Engine, IndexedDocument, IndexMeta
 from .readers import Reject
 
@@ -211,7 +211,7 @@ def ingest(
     records: Iterable[Document | Reject],
     engine: Engine,
     index: str,
-    embedder: Embedder,
+    embedder: EmbedderLike,
     *,
     embed_fields: Sequence[str] = DEFAULT_EMBED_FIELDS,
     batch_size: int | None = None,
@@ -232,7 +232,8 @@ def ingest(
     engine, index
         Where to write. The index is created for ``embedder``; an existing one must have been built with it.
     embedder
-        The model that embeds ``embed_fields`` of each document.
+        The model that embeds ``embed_fields`` of each document: an :class:`~bmb_es.embedding.Embedder`, or any
+        :class:`~bmb_es.embedding.EmbedderLike` (its backend and precision are then recorded as not known).
     batch_size
         Texts per encoder batch; ``None``: the embedder's ``default_batch_size`` (16 OpenVINO, 32 torch CPU, 512 GPU).
     chunk_size
@@ -254,15 +255,17 @@ def ingest(
         rewrite it into one (see :meth:`~bmb_es.EmbeddedEngine.optimize`: faster searches, for about the time
         BM25 indexing of the whole index takes). Counted in the run's time.
     """
-    backend, precision = embedder_setting(embedder)
-    meta = IndexMeta(embedder.name, embedder.dimension, tuple(embed_fields), backend=backend, precision=precision)
-    size = batch_size if batch_size is not None else int(getattr(embedder, "default_batch_size", 32))
+    complete = as_embedder(embedder)
+    meta = IndexMeta(
+        complete.name, complete.dimension, tuple(embed_fields), backend=complete.backend, precision=complete.precision
+    )
+    size = batch_size if batch_size is not None else complete.default_batch_size
     if shard is not None:
         records = (record for record in records if shard.holds(record))
     engine.create_index(index, meta)
     engine.index_meta(index).check_compatible(index, embedder.name, embedder.dimension)
     summary = IngestSummary(index=index, reject_log=str(reject_log) if reject_log else None)
-    summary.encoder = str(getattr(embedder, "selection", "") or f"{backend or '?'} {precision or '?'}")
+    summary.encoder = complete.selection
     log = RejectLog(reject_log) if reject_log else None
     seen: dict[str, str] = {}  # id -> content hash written in this run (not yet visible to stored_hashes)
     since_commit = 0

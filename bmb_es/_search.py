@@ -8,7 +8,7 @@ from typing import Any
 
 from ._document import Document
 from ._errors import QueryError
-from .embedding import Embedder, load_embedder
+from .embedding import EmbedderLike, EncoderSetting, load_embedder
 from .engines import Engine, EngineResponse, as_engine
 from .query import DEFAULT_FIELDS, QuerySpec, Rerank, ScoreMode, SearchRequest
 
@@ -84,9 +84,10 @@ def search(
     rescore_query_weight: float = 1.0,
     score_mode: ScoreMode = "total",
     fields: Sequence[str] = DEFAULT_FIELDS,
-    embedder: Embedder | None = None,
+    embedder: EmbedderLike | None = None,
     model: str | None = None,
     device: str | None = QUESTION_DEVICE,
+    setting: EncoderSetting | None = None,
 ) -> SearchResult:
     """Search ``index`` for ``question``: BM25, then (with ``rerank``) cosine re-rank of the top ``top_k``.
 
@@ -105,9 +106,10 @@ def search(
     embedder, model
         The question encoder. By default the model the index was built with; naming another is refused
         (:class:`~bmb_es.ModelMismatchError`).
-    device
-        Where the question encoder loads when ``embedder`` is not given (default ``"cpu"``, see
-        :data:`QUESTION_DEVICE`; ``None`` lets sentence-transformers choose, e.g. a GPU).
+    device, setting
+        How the question encoder runs when ``embedder`` is not given: ``setting``, else
+        ``EncoderSetting(device=device)`` (device default ``"cpu"``, see :data:`QUESTION_DEVICE`; ``None`` lets
+        sentence-transformers choose, e.g. a GPU). Give ``setting`` or a ``device`` other than the default, not both.
     """
     if not question.strip():
         raise QueryError("the query is empty: give a question or keywords")
@@ -122,8 +124,17 @@ def search(
     if rerank:
         meta = engine.index_meta(index)
         if embedder is None:
-            embedder = load_embedder(model or meta.model, device)
+            embedder = load_embedder(model or meta.model, setting=_question_setting(setting, device))
         meta.check_compatible(index, embedder.name, embedder.dimension)
         vector = embedder.embed([question.strip()])[0]
     request = SearchRequest.build(question, vector, spec)
     return result_of(engine.execute(index, request), question, request.to_body(spec.dialect))
+
+
+def _question_setting(setting: EncoderSetting | None, device: str | None) -> EncoderSetting:
+    """The question encoder's setting: ``setting``, or the given ``device`` with everything else ``auto``."""
+    if setting is None:
+        return EncoderSetting.parse(device=device)
+    if device != QUESTION_DEVICE:
+        raise TypeError(f"give setting= or device=, not both (setting={setting}, device={device!r})")
+    return setting

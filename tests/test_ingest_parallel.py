@@ -33,11 +33,14 @@ class HashEmbedder:
     max_length = 64
     backend = "test"
     precision = "fp32"
+    selection = "test fp32 (hashes)"
+    default_batch_size = 32
+    fast_tokenizer = None
 
     def __init__(self) -> None:
         self.calls: list[int] = []
 
-    def embed(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+    def embed(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
         self.calls.append(len(texts))
         rows = []
         for text in texts:
@@ -219,7 +222,7 @@ def test_bf16_index_queried_with_fp32_and_fp32_index_with_bf16(data_dir: Path, t
     rankings = {}
     for index, encoder in [("bf16", fp32), ("fp32", bf16), ("bf16", bf16), ("fp32", fp32)]:
         result = search(engine, index, question, embedder=encoder, top_k=28, size=5)
-        rankings[(index, encoder.precision)] = [hit.id for hit in result.hits]  # type: ignore[attr-defined]
+        rankings[(index, encoder.precision)] = [hit.id for hit in result.hits]
         assert len(result.hits) == 5 and all(hit.cosine is not None for hit in result.hits)
         assert "lung injury" in result.hits[0].document.abstract  # the question's topic, not any five documents
     assert len({tuple(ranking) for ranking in rankings.values()}) == 1  # every combination ranks alike

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bmb_es import Document, EmbeddedEngine, build_query, search
+from bmb_es import Document, EmbeddedEngine, EncoderSetting, build_query, search
 from tests.engines.embedded.conftest import META, put
 
 DOCS = [
@@ -68,13 +68,19 @@ def test_the_question_encoder_loads_on_the_cpu_unless_told_otherwise(
 ) -> None:
     import bmb_es._search as search_module
 
-    asked: list[tuple[str | None, str | None]] = []
+    asked: list[tuple[str | None, EncoderSetting]] = []
 
-    def load(model: str | None = None, device: str | None = None) -> HandEncoder:
-        asked.append((model, device))
+    def load(model: str | None = None, *, setting: EncoderSetting) -> HandEncoder:
+        asked.append((model, setting))
         return HandEncoder()
 
     monkeypatch.setattr(search_module, "load_embedder", load)
     result = search(engine, "t", "lung", rerank=True, **({"device": device[0]} if device else {}))
-    assert asked == [(META.model, expected)]
+    assert asked == [(META.model, EncoderSetting(device=expected))]
     assert result.hits
+    # A whole setting instead of a device; both at once would leave the caller guessing which one won.
+    torch_gpu = EncoderSetting("torch", "fp16", "cuda")
+    search(engine, "t", "lung", rerank=True, setting=torch_gpu)
+    assert asked[-1] == (META.model, torch_gpu)
+    with pytest.raises(TypeError, match="setting= or device="):
+        search(engine, "t", "lung", rerank=True, setting=torch_gpu, device="cuda:1")

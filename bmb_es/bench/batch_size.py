@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ..embedding import Embedder
 from .report import md_table
 
 Progress = Callable[[str, int, int], None]
@@ -34,9 +35,9 @@ def _cuda_memory(device: str) -> tuple[Callable[[], None], Callable[[], float | 
     return reset, peak
 
 
-def tokenize_docs_per_s(embedder: Any, texts: Sequence[str], rounds: int) -> float | None:
+def tokenize_docs_per_s(embedder: Embedder, texts: Sequence[str], rounds: int) -> float | None:
     """Median docs/s of the embedder's fast tokenizer alone over ``texts``; ``None`` when it has none."""
-    tokenizer = getattr(embedder, "fast_tokenizer", None)
+    tokenizer = embedder.fast_tokenizer
     if tokenizer is None:
         return None
     runs = []
@@ -48,7 +49,7 @@ def tokenize_docs_per_s(embedder: Any, texts: Sequence[str], rounds: int) -> flo
 
 
 def sweep_batch_sizes(
-    embedder: Any,
+    embedder: Embedder,
     texts: Sequence[str],
     sizes: Sequence[int],
     rounds: int,
@@ -118,7 +119,7 @@ def sweep_batch_sizes(
         "texts": len(texts),
         "rounds": rounds,
         "best_batch_size": best,
-        "default_batch_size": getattr(embedder, "default_batch_size", None),
+        "default_batch_size": embedder.default_batch_size,
         "tokenize_docs_per_s": None if tokenize is None else round(tokenize, 1),
         "rows": rows,
     }

@@ -140,15 +140,17 @@ def load_bioasq_squad(root: Path) -> IRDataset:
                     queries.setdefault(qid, str(qa["question"]).strip())
                     qrels.setdefault(qid, {})[doc_id] = 1
                     pairs += 1
-    documents = [Document(id=doc_id, abstract=text, source="bioasq-squad") for doc_id, text in contexts.items()]
-    return IRDataset(
-        "bioasq-squad",
-        documents,
-        queries,
-        qrels,
+    about = (
         f"BioBERT SQuAD factoid test files 4b-7b: {pairs} (question, context) pairs -> {len(queries)} questions, "
-        f"{len(documents)} unique contexts (title+abstract) as documents",
+        f"{len(contexts)} unique contexts (title+abstract) as documents"
     )
+    return _passages("bioasq-squad", contexts, queries, qrels, about)
+
+
+def _passages(name: str, texts: dict[str, str], queries: dict[str, str], qrels: Qrels, description: str) -> IRDataset:
+    """A dataset whose documents are bare passages (``texts``: id -> text), tagged with the dataset's name."""
+    documents = [Document(id=doc_id, abstract=text, source=name) for doc_id, text in texts.items()]
+    return IRDataset(name, documents, queries, qrels, description)
 
 
 def load_bioasq_golden_docs(root: Path) -> IRDataset:
@@ -194,15 +196,11 @@ def load_bioasq_snippets(root: Path, types: Iterable[str] = ("factoid",)) -> IRD
             qrels.setdefault(qid, {})[doc_id] = 1
         if qid in qrels:
             queries[qid] = str(question["body"]).strip()
-    documents = [Document(id=doc_id, abstract=text, source="bioasq-snippet") for doc_id, text in passages.items()]
-    return IRDataset(
-        "bioasq-snippets",
-        documents,
-        queries,
-        qrels,
+    about = (
         f"BioASQ golden sets 4B-7B, {'/'.join(sorted(wanted))} questions: {len(queries)} questions, "
-        f"{len(documents)} unique golden snippets as passage documents; relevant = the question's snippets",
+        f"{len(passages)} unique golden snippets as passage documents; relevant = the question's snippets"
     )
+    return _passages("bioasq-snippets", passages, queries, qrels, about)
 
 
 BIOASQ_LOADERS = {
@@ -239,14 +237,13 @@ def load_beir(folder: Path, split: str = "test") -> IRDataset:
                 item = json.loads(line)
                 if str(item["_id"]) in qrels:
                     queries[str(item["_id"])] = str(item["text"])
-    qrels = {qid: docs for qid, docs in qrels.items() if qid in queries}
-    return IRDataset(
-        f"beir-{folder.name}",
-        documents,
-        queries,
-        qrels,
-        f"BEIR layout {folder}: {len(documents)} documents, {len(queries)} {split} queries with qrels",
-    )
+    about = f"BEIR layout {folder}: {len(documents)} documents, {len(queries)} {split} queries with qrels"
+    return _queried(f"beir-{folder.name}", documents, queries, qrels, about)
+
+
+def _queried(name: str, documents: list[Document], queries: dict[str, str], qrels: Qrels, about: str) -> IRDataset:
+    """The dataset, with judgements only for the queries it has text for."""
+    return IRDataset(name, documents, queries, {qid: docs for qid, docs in qrels.items() if qid in queries}, about)
 
 
 def _tsv_pairs(path: Path) -> Iterable[tuple[str, str]]:
@@ -272,15 +269,11 @@ def load_nfcorpus(folder: Path, split: str = "test", query_type: str = "titles")
         if len(parts) >= 4 and int(parts[3]) > 0:
             qrels.setdefault(parts[0], {})[parts[2]] = int(parts[3])
     queries = {key: text for key, text in _tsv_pairs(queries_file) if key in qrels}
-    qrels = {qid: docs for qid, docs in qrels.items() if qid in queries}
-    return IRDataset(
-        f"nfcorpus-{split}-{query_type}",
-        documents,
-        queries,
-        qrels,
+    about = (
         f"NFCorpus {split} split, {query_type} queries, graded 2-1-0 qrels (text pre-lowercased/stop-worded by "
-        f"its authors): {len(documents)} documents, {len(queries)} queries",
+        f"its authors): {len(documents)} documents, {len(queries)} queries"
     )
+    return _queried(f"nfcorpus-{split}-{query_type}", documents, queries, qrels, about)
 
 
 def load_datasets(spec: str) -> list[IRDataset]:

@@ -26,7 +26,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,14 +35,13 @@ import numpy as np
 from .._config import DATA_DIR_ENV
 from .._document import Document
 from .._errors import BmbError
-from ..embedding import BACKENDS, PRECISIONS, embed_text, load_embedder
+from ..embedding import Embedder, EncoderSetting, embed_text, load_embedder
 from .embedding_quality import GoldenQuestions, cosine_to_reference, golden_questions, mrr_at_10
 
-Setting = tuple[str, str]
-Loader = Callable[[str | None, str, str, str], Any]
+Loader = Callable[[str | None, EncoderSetting], Embedder]
 Progress = Callable[[str, int, int], None]
 
-REFERENCE: Setting = ("torch", "fp32")
+REFERENCE = EncoderSetting("torch", "fp32")
 
 
 class NoGpuError(BmbError):
@@ -58,8 +57,8 @@ class EmbeddingSpeedSettings:
     Parameters
     ----------
     settings
-        ``(backend, precision)`` pairs; ``None`` for every setting this machine can run
-        (:func:`available_settings`). torch/fp32, the reference, is always measured first.
+        Backend/precision settings (device and batch size are the run's); ``None`` for every setting this
+        machine can run (:func:`available_settings`). torch/fp32, the reference, is always measured first.
     documents
         Corpus documents used (the first N; 0 for all): the quality pass covers them and the samples come from them.
     encode_sample
@@ -74,7 +73,7 @@ class EmbeddingSpeedSettings:
         Texts per encoder batch; ``None`` for each embedder's own default.
     """
 
-    settings: list[Setting] | None = None
+    settings: list[EncoderSetting] | None = None
     documents: int = 0
     encode_sample: int = 256
     ingest_sample: int = 512
@@ -84,7 +83,7 @@ class EmbeddingSpeedSettings:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "settings": [f"{backend}/{precision}" for backend, precision in self.settings] if self.settings else None,
+            "settings": [setting.label for setting in self.settings] if self.settings else None,
             "documents": self.documents,
             "encode_sample": self.encode_sample,
             "ingest_sample": self.ingest_sample,
@@ -92,17 +91,6 @@ class EmbeddingSpeedSettings:
             "latency_questions": self.latency_questions,
             "batch_size": self.batch_size,
         }
-
-
-def parse_setting(text: str) -> Setting:
-    """``"torch/bf16"`` -> ``("torch", "bf16")``; raises ``ValueError`` naming the choices."""
-    backend, sep, precision = text.strip().lower().partition("/")
-    if not sep or backend not in BACKENDS or precision not in PRECISIONS:
-        raise ValueError(
-            f"setting {text!r}: give BACKEND/PRECISION, backend one of {', '.join(BACKENDS)}, "
-            f"precision one of {', '.join(PRECISIONS)} (e.g. torch/bf16)"
-        )
-    return backend, precision
 
 
 def resolve_device(device: str | None) -> str:
@@ -126,7 +114,7 @@ def resolve_device(device: str | None) -> str:
     return device
 
 
-def available_settings(device: str) -> list[Setting]:
+def available_settings(device: str) -> list[EncoderSetting]:
     """Every setting ``device`` can run, torch/fp32 first and ``auto/auto`` last.
 
     CUDA: torch fp32, fp16 and bf16. CPU: torch fp32, OpenVINO fp32 when it is installed, and the bf16 of each
@@ -135,17 +123,18 @@ def available_settings(device: str) -> list[Setting]:
     from ..embedding._hardware import cpu_has_fast_bf16
     from ..embedding._openvino import openvino_available
 
+    auto = EncoderSetting()
     if device.startswith("cuda"):
-        return [REFERENCE, ("torch", "fp16"), ("torch", "bf16"), ("auto", "auto")]
-    pairs: list[Setting] = [REFERENCE, ("torch", "bf16")]
+        return [REFERENCE, EncoderSetting("torch", "fp16"), EncoderSetting("torch", "bf16"), auto]
+    settings = [REFERENCE, EncoderSetting("torch", "bf16")]
     if openvino_available():
-        pairs += [("openvino", "fp32"), ("openvino", "bf16")]
+        settings += [EncoderSetting("openvino", "fp32"), EncoderSetting("openvino", "bf16")]
     if not cpu_has_fast_bf16():
-        pairs = [pair for pair in pairs if pair[1] != "bf16"]
-    return [*pairs, ("auto", "auto")]
+        settings = [setting for setting in settings if setting.precision != "bf16"]
+    return [*settings, auto]
 
 
-def settings_to_run(device: str, asked: Sequence[Setting] | None) -> list[Setting]:
+def settings_to_run(device: str, asked: Sequence[EncoderSetting] | None) -> list[EncoderSetting]:
     """The settings measured: ``asked`` (or every available one) without repeats, the reference first."""
     chosen = list(asked) if asked else available_settings(device)
     return list(dict.fromkeys([REFERENCE, *chosen]))
@@ -179,7 +168,7 @@ class _Loaded:
     """A setting that loaded: its embedder and the batch size it runs with."""
 
     label: str
-    embedder: Any
+    embedder: Embedder
     batch_size: int
 
 
@@ -226,38 +215,37 @@ QUALITY_KEYS = ("mrr10", "mrr10_fp32_queries", "cos_to_fp32_mean", "cos_to_fp32_
 
 
 def _load_and_measure_quality(
-    settings_list: Sequence[Setting],
+    settings_list: Sequence[EncoderSetting],
     model: str | None,
-    device: str,
-    batch_size: int | None,
     texts: Sequence[str],
     ids: Sequence[str],
     golden: GoldenQuestions | None,
     loader: Loader,
     report: Progress,
 ) -> tuple[dict[str, dict[str, Any]], list[_Loaded]]:
-    """Load every setting (a failure is a row with its reason) and run its full quality pass."""
+    """Load every setting (each with the run's device and batch size; a failure is a row with its reason) and run
+    its full quality pass."""
     rows: dict[str, dict[str, Any]] = {}
     loaded: list[_Loaded] = []
     measured: dict[str, str] = {}  # backend/precision actually run -> the label whose vectors it produced
     reference: _Reference | None = None
     label_for_progress = "settings: load + quality pass"
-    for position, (backend, precision) in enumerate(settings_list):
+    for position, setting in enumerate(settings_list):
         report(label_for_progress, position, len(settings_list))
-        label = f"{backend}/{precision}"
+        label = setting.label
         try:
             started = time.perf_counter()
-            embedder = loader(model, device, precision, backend)
+            embedder = loader(model, setting)
             load_seconds = time.perf_counter() - started
         except Exception as error:  # a setting this machine cannot run is reported, never fatal
             rows[label] = {"setting": label, "error": _first_line(error)}
             continue
-        actual = f"{getattr(embedder, 'backend', '?')}/{getattr(embedder, 'precision', '?')}"
-        batch = batch_size or int(getattr(embedder, "default_batch_size", 32))
+        actual = f"{embedder.backend}/{embedder.precision}"
+        batch = setting.batch_size or embedder.default_batch_size
         row: dict[str, Any] = {
             "setting": label,
             "runs_as": actual,
-            "selected": str(getattr(embedder, "selection", label)),
+            "selected": embedder.selection,
             "load_s": round(load_seconds, 2),
             "batch_size": batch,
         }
@@ -274,7 +262,7 @@ def _load_and_measure_quality(
             loaded.pop()
             continue
         measured[actual] = label
-        if reference is None and (backend, precision) == REFERENCE and actual == "torch/fp32":
+        if reference is None and label == REFERENCE.label and actual == REFERENCE.label:
             reference = _Reference(vectors, questions)
             row.update({"cos_to_fp32_mean": 1.0, "cos_to_fp32_min": 1.0})
             if "mrr10" in row:
@@ -351,7 +339,7 @@ def _question_latency(loaded: Sequence[_Loaded], questions: Sequence[str], repor
 
 def _summarise(rows: dict[str, dict[str, Any]], encode: dict[str, list[float]], ingest: dict[str, list[float]]) -> None:
     """Medians, ratios to torch/fp32 and the MRR@10 delta, written into ``rows``."""
-    base = "/".join(REFERENCE)
+    base = REFERENCE.label
     reference = rows.get(base, {})
     for label, runs in encode.items():
         row = rows[label]
@@ -366,6 +354,10 @@ def _summarise(rows: dict[str, dict[str, Any]], encode: dict[str, list[float]], 
                 row["ingest_ratio"] = round(median_ratio(ingest[label], ingest[base]), 3)
         if "mrr10" in row and "mrr10" in reference:
             row["mrr10_delta"] = round(row["mrr10"] - reference["mrr10"], 4)
+
+
+def _load(model: str | None, setting: EncoderSetting) -> Embedder:
+    return load_embedder(model, setting=setting)
 
 
 def run_embedding_speed(
@@ -397,7 +389,7 @@ def run_embedding_speed(
     progress
         ``(label, done, total)`` callback.
     loader
-        ``load_embedder``'s signature; tests pass a fake.
+        ``(model, setting) -> Embedder``, :func:`~bmb_es.embedding.load_embedder` by default; tests pass a fake.
 
     Raises
     ------
@@ -405,19 +397,19 @@ def run_embedding_speed(
         ``device`` is CUDA and torch sees no GPU.
     """
     report = progress or (lambda label, done, total: None)
-    load = loader or load_embedder
+    load = loader or _load
     device = resolve_device(device)
-    model = None if model in (None, "default") else model
     used = list(documents[: settings.documents] if settings.documents else documents)
     ids = [document.id for document in used]
     texts = [embed_text(document) for document in used]
     found = golden_questions(corpus, ids)
     golden = found if isinstance(found, GoldenQuestions) else None
-    to_run = settings_to_run(device, settings.settings)
+    to_run = [
+        replace(setting, device=device, batch_size=settings.batch_size)
+        for setting in settings_to_run(device, settings.settings)
+    ]
     with fresh_data_dir() as home:
-        rows, loaded = _load_and_measure_quality(
-            to_run, model, device, settings.batch_size, texts, ids, golden, load, report
-        )
+        rows, loaded = _load_and_measure_quality(to_run, model, texts, ids, golden, load, report)
         rng = np.random.default_rng(0)
         count = min(settings.encode_sample, len(texts))
         sample = [texts[int(position)] for position in rng.choice(len(texts), count, replace=False)]
@@ -436,7 +428,7 @@ def run_embedding_speed(
         "device": device,
         "hardware": hardware_id(device),
         "model": model or "default",
-        "reference": "/".join(REFERENCE),
+        "reference": REFERENCE.label,
         "documents": len(used),
         "corpus_documents": len(documents),
         "questions": len(golden.bodies) if golden else 0,

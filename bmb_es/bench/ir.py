@@ -76,7 +76,7 @@ class IRSettings:
 
 
 def model_label(model: str) -> str:
-    name = model_name(None if model == "default" else model)
+    name = model_name(model)
     return name.rstrip("/").rsplit("/", 1)[-1]
 
 
@@ -304,7 +304,7 @@ def run_dataset(dataset: IRDataset, settings: IRSettings, progress: Progress | N
             if label in labels:  # two folders with the same last name: keep both systems apart
                 label = f"{label}#{m + 1}"
             labels.add(label)
-            embedder = load_embedder(None if model == "default" else model)
+            embedder = load_embedder(model)
             name = f"bench-{m}"
             started = time.perf_counter()
             total = len(dataset.documents)

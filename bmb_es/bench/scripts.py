@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .._document import Document
 from .._errors import InputError
-from ..embedding import Embedder, load_embedder
-from .embedding_speed import parse_setting, resolve_device
+from ..embedding import Embedder, EncoderSetting, load_embedder
+from .embedding_speed import resolve_device
 from .speed import read_documents
 
 
@@ -25,11 +25,11 @@ def add_encoder_options(parser: argparse.ArgumentParser, repo: Path) -> None:
     parser.add_argument("--out", type=Path, default=repo / "bench" / "results")
 
 
-def check_setting(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[str, str]:
-    """``--setting`` as (backend, precision); a usage error (exit 2) when it names no setting."""
+def check_setting(parser: argparse.ArgumentParser, args: argparse.Namespace) -> EncoderSetting:
+    """``--setting`` (``BACKEND/PRECISION``) as a setting; a usage error (exit 2) when it names none bmb-es runs."""
     try:
-        return parse_setting(args.setting)
-    except ValueError as error:
+        return EncoderSetting.from_label(args.setting)
+    except ValueError as error:  # a SettingError
         parser.error(str(error))
 
 
@@ -42,8 +42,8 @@ class Encoder:
     embedder: Embedder
 
 
-def open_encoder(args: argparse.Namespace, backend: str, precision: str) -> Encoder:
-    """Resolve the device, read the corpus and load the embedder.
+def open_encoder(args: argparse.Namespace, setting: EncoderSetting) -> Encoder:
+    """Resolve the device, read the corpus and load the embedder with ``setting`` on that device.
 
     Raises
     ------
@@ -54,8 +54,7 @@ def open_encoder(args: argparse.Namespace, backend: str, precision: str) -> Enco
     documents, _ = read_documents(args.corpus)
     if not documents:
         raise InputError(f"{args.corpus}: no documents")
-    model = None if args.model == "default" else args.model
-    embedder = load_embedder(model, device=device, precision=precision, backend=backend)
+    embedder = load_embedder(args.model, setting=replace(setting, device=device))
     return Encoder(device, documents, embedder)
 
 

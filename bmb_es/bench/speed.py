@@ -27,7 +27,7 @@ from .._document import Document
 from .._errors import InputError
 from .._ingest import ingest
 from .._search import search
-from ..embedding import Embedder, embed_text, load_embedder
+from ..embedding import Embedder, EncoderSetting, embed_text, load_embedder
 from ..engines import EmbeddedEngine, IndexedDocument, IndexMeta
 from ..readers import iter_corpus, plan_corpus
 from .embedding_speed import EmbeddingSpeedSettings, resolve_device, run_embedding_speed
@@ -130,8 +130,11 @@ class Precomputed:
         self.name = embedder.name
         self.dimension = embedder.dimension
         self.max_length = embedder.max_length
-        self.backend = getattr(embedder, "backend", None)
-        self.precision = getattr(embedder, "precision", None)
+        self.backend = embedder.backend
+        self.precision = embedder.precision
+        self.selection = embedder.selection
+        self.default_batch_size = embedder.default_batch_size
+        self.fast_tokenizer = None  # nothing is tokenised: the vectors are looked up
         self._vectors = dict(zip((text.strip() for text in texts), np.asarray(vectors), strict=True))
 
     def embed(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
@@ -251,7 +254,7 @@ def _run_sizes(
 ) -> dict[str, Any]:
     """The per-size runs with the default (``auto``) encoder: ingest, embed only, write only, latency, size."""
     started = time.perf_counter()
-    embedder = load_embedder(None if settings.model == "default" else settings.model, settings.device)
+    embedder = load_embedder(settings.model, setting=EncoderSetting.parse(device=settings.device))
     load_seconds = time.perf_counter() - started
     read_per_doc = read_seconds / len(documents)
     runs: list[dict[str, Any]] = []
@@ -291,7 +294,9 @@ def _run_sizes(
                 write_sizes.append(mib)
             report(f"{size} docs: BM25 index+write only", settings.repeats, settings.repeats)
             # What a search costs beyond encoding: the same re-ranked search with the question's vector given.
-            given = Precomputed(embedder, questions, np.asarray(embedder.embed([q.strip() for q in questions])))
+            given: Embedder = Precomputed(
+                embedder, questions, np.asarray(embedder.embed([q.strip() for q in questions]))
+            )
             timings: dict[str, list[list[float]]] = {"bm25": [], "rerank": [], "encode": [], "rerank_given": []}
             for warm in range(settings.repeats + 1):
                 report(f"{size} docs: query latency", warm, settings.repeats + 1)

@@ -13,6 +13,7 @@ import typer
 
 from .._config import DEFAULT_INDEX
 from .._errors import BmbError, InputError, StorageError
+from ..embedding import BACKENDS, PRECISIONS, REMOVED_BACKENDS, EncoderSetting
 
 app = typer.Typer(
     name="bmb-es",
@@ -44,15 +45,16 @@ PrecisionOption = Annotated[
     str,
     typer.Option(
         "--precision",
-        help="Encoder precision: auto (fastest this hardware runs that matches fp32 within cosine 0.999, "
-        "checked once per model and machine), fp32, bf16, fp16.",
+        help=f"Encoder precision, one of {', '.join(PRECISIONS)}. auto: the fastest this hardware runs that matches "
+        "fp32 within cosine 0.999, checked once per model and machine.",
     ),
 ]
 BackendOption = Annotated[
     str,
     typer.Option(
         "--backend",
-        help="Encoder runtime: auto, torch, openvino. onnx is not built in: it measured slower than both here.",
+        help=f"Encoder runtime, one of {', '.join(BACKENDS)} (openvino: CPU only). "
+        + " ".join(f"{reason}." for reason in REMOVED_BACKENDS.values()),
     ),
 ]
 
@@ -95,6 +97,12 @@ def index_command(
     ] = None,
     precision: PrecisionOption = "auto",
     backend: BackendOption = "auto",
+    device: Annotated[
+        str,
+        typer.Option(
+            "--device", help="Where documents are encoded: cpu, cuda, cuda:N, or auto (a GPU when torch sees one)."
+        ),
+    ] = "auto",
     shard: Annotated[
         str | None,
         typer.Option(
@@ -147,6 +155,7 @@ def index_command(
     from ._output import render_summary
 
     with _user_errors():
+        setting = EncoderSetting.parse(backend, precision, device, batch_size)
         root = resolve_data_dir(data_dir)
         engine = open_engine(root)
         embedder = None
@@ -170,14 +179,12 @@ def index_command(
                 format=format,
                 field_map=parse_field_map(field or []),
                 embed_fields=tuple(name.strip() for name in embed_fields.split(",") if name.strip()),
-                batch_size=batch_size,
                 commit_every=commit_every,
                 reject_log=reject_log or default_reject_log(root, index),
                 on_progress=progress,
-                precision=precision,  # type: ignore[arg-type]  # checked by load_embedder
-                backend=backend,  # type: ignore[arg-type]
                 shard=shard,
                 optimize=optimize,
+                setting=setting,
             )
         finally:
             bar.close()
@@ -235,13 +242,9 @@ def query_command(
     with _user_errors():
         if score_mode not in SCORE_MODES:
             raise typer.BadParameter(f"choose one of {', '.join(SCORE_MODES)}", param_hint="--score-mode")
+        # Any verified backend/precision of the index's model may encode the question.
+        setting = EncoderSetting.parse(backend, precision, device)
         engine = open_engine(data_dir)
-        embedder = None
-        if rerank:
-            from ..embedding import load_embedder
-
-            # Any verified backend/precision of the index's model may encode the question.
-            embedder = load_embedder(model or engine.index_meta(index).model, device, precision, backend)
         result = search(
             engine,
             index,
@@ -253,7 +256,7 @@ def query_command(
             rescore_query_weight=rescore_weight,
             score_mode=score_mode,  # type: ignore[arg-type]  # checked against SCORE_MODES above
             model=model,
-            embedder=embedder,
+            setting=setting,
         )
         if explain:
             typer.echo(json.dumps(result.body, indent=2))

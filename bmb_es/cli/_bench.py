@@ -59,7 +59,7 @@ def _unique_models(models: list[str]) -> list[str]:
 
     seen: dict[str, str] = {}
     for item in models:
-        seen.setdefault(model_name(None if item == "default" else item), item)
+        seen.setdefault(model_name(item), item)
     return list(seen.values())
 
 
@@ -241,13 +241,14 @@ def speed_command(
     _require("matplotlib")
     from rich.console import Console
 
-    from ..bench.embedding_speed import EmbeddingSpeedSettings, parse_setting
+    from ..bench.embedding_speed import EmbeddingSpeedSettings
     from ..bench.render import plot_speed, render_speed
     from ..bench.report import envelope, update_docs, write_results
     from ..bench.speed import SpeedSettings, run_speed
+    from ..embedding import EncoderSetting
 
     try:
-        asked = [parse_setting(item) for item in setting or []]
+        asked = [EncoderSetting.from_label(item) for item in setting or []]
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint="--setting") from None
     compare = EmbeddingSpeedSettings(

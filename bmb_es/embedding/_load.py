@@ -8,7 +8,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, NamedTuple
 
 from .._errors import ModelLoadError
 from ._base import Embedder
@@ -23,13 +23,9 @@ from ._openvino import (
     weights_fingerprint,
 )
 from ._sentence_transformers import SentenceTransformerEmbedder
+from ._setting import EncoderSetting, RunBackend, RunPrecision, resolve_setting
 from ._tfhub import TfHubEmbedder, is_tfhub_folder
 from ._verify import VERDICTS_FILE, Verdict, VerdictCache, verify
-
-Precision = Literal["auto", "fp32", "bf16", "fp16"]
-Backend = Literal["auto", "torch", "openvino", "onnx"]
-PRECISIONS: tuple[str, ...] = get_args(Precision)
-BACKENDS: tuple[str, ...] = get_args(Backend)
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 DEFAULT_ALIASES = frozenset({"default", DEFAULT_MODEL, "all-MiniLM-L6-v2"})
@@ -78,36 +74,48 @@ def _data_root() -> Path | None:
         return None  # no writable data dir: check every time, cache nothing
 
 
-def _candidates(backend: str, precision: str, cuda: bool) -> list[tuple[str, str]]:
-    """(backend, precision) pairs to try, fastest first; the last is the fp32 fallback (never checked)."""
-    if backend == "auto":
+class Choice(NamedTuple):
+    """A backend and precision to build: one candidate of a selection."""
+
+    backend: RunBackend
+    precision: RunPrecision
+
+    def __str__(self) -> str:
+        return f"{self.backend} {self.precision}"
+
+
+def _candidates(setting: EncoderSetting, cuda: bool) -> list[Choice]:
+    """What to try, fastest first; the last is the fp32 fallback (never checked)."""
+    backends: list[RunBackend]
+    if setting.backend == "auto":
         backends = ["torch"] if cuda or not openvino_available() else ["openvino", "torch"]
     else:
-        backends = [backend]
-    if precision == "auto":
+        backends = [setting.backend]
+    fast: list[RunPrecision]
+    if setting.precision == "auto":
         fast = ["fp16"] if cuda else (["bf16"] if cpu_has_fast_bf16() else [])
     else:
-        fast = [] if precision == "fp32" else [precision]
-    pairs = [(name, kind) for name in backends for kind in fast]
-    if precision in ("auto", "fp32"):
-        pairs.append(("torch" if backend == "auto" else backend, "fp32"))
-    return pairs
+        fast = [] if setting.precision == "fp32" else [setting.precision]
+    choices = [Choice(backend, precision) for backend in backends for precision in fast]
+    if setting.precision in ("auto", "fp32"):
+        choices.append(Choice("torch" if setting.backend == "auto" else setting.backend, "fp32"))
+    return choices
 
 
-def _build(loaded: Any, name: str, backend: str, precision: str, root: Path | None, source: Path | None) -> Embedder:
-    if backend == "torch":
-        return SentenceTransformerEmbedder(loaded, name, precision)
-    if backend == "openvino":
-        if is_cuda(str(loaded.device)):
-            raise ModelLoadError("backend openvino runs on the CPU: use --backend torch on a GPU")
-        return _prepared_openvino(loaded, name, precision, root, source)
-    raise ModelLoadError(
-        "backend onnx is not built in: on this project's CPUs it measured slower than torch bf16 and OpenVINO "
-        "(see bmb-es bench speed); use --backend openvino or torch"
-    )
+Built = SentenceTransformerEmbedder | OpenVinoEmbedder  # what _build returns; its ``selection`` is set after
 
 
-def _prepared_openvino(loaded: Any, name: str, precision: str, root: Path | None, source: Path | None) -> Embedder:
+def _build(loaded: Any, name: str, choice: Choice, root: Path | None, source: Path | None) -> Built:
+    if choice.backend == "torch":
+        return SentenceTransformerEmbedder(loaded, name, choice.precision)
+    if is_cuda(str(loaded.device)):  # no device named and sentence-transformers took the GPU
+        raise ModelLoadError("backend openvino runs on the CPU: use --backend torch on a GPU")
+    return _prepared_openvino(loaded, name, choice.precision, root, source)
+
+
+def _prepared_openvino(
+    loaded: Any, name: str, precision: RunPrecision, root: Path | None, source: Path | None
+) -> OpenVinoEmbedder:
     """The OpenVINO embedder of a loaded model, preparing (converting) it first unless a prepared copy exists."""
     if root is None:  # no writable data dir: prepare into a folder that lives as long as this process
         folder = Path(tempfile.mkdtemp(prefix="bmb-es-openvino-"))
@@ -125,94 +133,111 @@ def _prepared_openvino(loaded: Any, name: str, precision: str, root: Path | None
     return OpenVinoEmbedder(folder, precision)
 
 
-def _checked_selection(backend: str, precision: str, verdict: Verdict) -> str:
-    return f"{backend} {precision} (auto: mean cosine to fp32 {verdict.mean_cosine:.5f})"
+def _checked_selection(choice: Choice, verdict: Verdict) -> str:
+    return f"{choice} (auto: mean cosine to fp32 {verdict.mean_cosine:.5f})"
 
 
-def _warm_openvino(path: Path, name: str, device: str | None, backend: str, precision: str) -> Embedder | None:
+def _verdict_key(name: str, choice: Choice, device: str) -> str:
+    return f"{name}|{choice.backend}|{choice.precision}|{hardware_id(device)}"
+
+
+def _warm_openvino(path: Path, name: str, setting: EncoderSetting) -> Embedder | None:
     """The OpenVINO embedder from a prepared copy, without loading torch or transformers; ``None``: go the slow way.
 
     Taken only when the slow way would pick the same thing: a CPU-only machine, OpenVINO the first choice, and
     (for ``auto``) a cached passing check of it for this model and machine.
     """
+    device = setting.device
     if device not in (None, "cpu") or (device is None and gpu_present()) or not openvino_available():
         return None
-    pairs = _candidates(backend, precision, cuda=False)
-    chosen_backend, chosen_precision = pairs[0]
+    choices = _candidates(setting, cuda=False)
+    first = choices[0]
     root = _data_root()
-    if chosen_backend != "openvino" or root is None:
+    if first.backend != "openvino" or root is None:
         return None
-    if "auto" in (backend, precision):
-        if len(pairs) < 2:
+    if setting.checked:
+        if len(choices) < 2:
             return None  # only the fallback is left: the slow way explains why
-        verdict = VerdictCache(root / VERDICTS_FILE).get(
-            f"{name}|{chosen_backend}|{chosen_precision}|{hardware_id('cpu')}"
-        )
+        verdict = VerdictCache(root / VERDICTS_FILE).get(_verdict_key(name, first, "cpu"))
         if verdict is None or not verdict.ok:
             return None
-        selection = _checked_selection(chosen_backend, chosen_precision, verdict)
+        selection = _checked_selection(first, verdict)
     else:
-        selection = f"{chosen_backend} {chosen_precision} (as asked, unchecked)"
+        selection = f"{first} (as asked, unchecked)"
     folder = prepared_folder(root / "cache" / "openvino", name, folder_fingerprint(path))
     meta = PreparedMeta.read(folder)
     if meta is None or meta.name != name:
         return None
     try:
-        embedder = OpenVinoEmbedder(folder, chosen_precision)
+        embedder = OpenVinoEmbedder(folder, first.precision)
     except (ModelLoadError, RuntimeError):
         return None  # the slow way prepares it again
     embedder.selection = selection
     return embedder
 
 
-def _select(loaded: Any, name: str, backend: str, precision: str, source: Path | None) -> Embedder:
+def _select(loaded: Any, name: str, setting: EncoderSetting, source: Path | None) -> Embedder:
     """The fastest verified setting: fast candidates are checked against fp32 once per model and machine."""
     device = str(loaded.device)
-    pairs = _candidates(backend, precision, is_cuda(device))
-    checked = "auto" in (backend, precision)
-    if not checked:
-        embedder = _build(loaded, name, *pairs[0], _data_root(), source)
-        embedder.selection = f"{pairs[0][0]} {pairs[0][1]} (as asked, unchecked)"  # type: ignore[attr-defined]
+    choices = _candidates(setting, is_cuda(device))
+    if not setting.checked:
+        embedder = _build(loaded, name, choices[0], _data_root(), source)
+        embedder.selection = f"{choices[0]} (as asked, unchecked)"
         return embedder
     root = _data_root()
     cache = VerdictCache(root / VERDICTS_FILE if root else None)
     reference: Embedder | None = None
     notes: list[str] = []
-    for candidate_backend, candidate_precision in pairs[:-1]:
-        key = f"{name}|{candidate_backend}|{candidate_precision}|{hardware_id(device)}"
+    for choice in choices[:-1]:
+        key = _verdict_key(name, choice, device)
         verdict = cache.get(key)
         if verdict is not None and not verdict.ok:
-            notes.append(f"{candidate_backend} {candidate_precision} failed its check earlier ({verdict.reason})")
+            notes.append(f"{choice} failed its check earlier ({verdict.reason})")
             continue
         try:
-            candidate = _build(loaded, name, candidate_backend, candidate_precision, root, source)
+            candidate = _build(loaded, name, choice, root, source)
         except Exception as error:  # a fast path that cannot be built is skipped, never fatal: fp32 still works
-            notes.append(f"{candidate_backend} {candidate_precision} unavailable ({str(error).splitlines()[0]})")
+            notes.append(f"{choice} unavailable ({str(error).splitlines()[0]})")
             continue
         if verdict is None:
             reference = reference or SentenceTransformerEmbedder(loaded, name, "fp32")
             verdict = verify(reference, candidate)
             cache.put(key, verdict)
             if not verdict.ok:
-                notes.append(f"{candidate_backend} {candidate_precision} failed its check ({verdict.reason})")
+                notes.append(f"{choice} failed its check ({verdict.reason})")
                 continue
-        candidate.selection = _checked_selection(candidate_backend, candidate_precision, verdict)  # type: ignore[attr-defined]
+        candidate.selection = _checked_selection(choice, verdict)
         return candidate
-    fallback = _build(loaded, name, *pairs[-1], root, source)
-    if len(pairs) == 1:
-        why = "auto: no faster path on this hardware" if precision == "auto" else "auto"
+    fallback = _build(loaded, name, choices[-1], root, source)
+    if len(choices) == 1:
+        why = "auto: no faster path on this hardware" if setting.precision == "auto" else "auto"
     else:
         why = "auto fallback: " + ("; ".join(notes) or "no faster path on this hardware")
-    fallback.selection = f"{pairs[-1][0]} {pairs[-1][1]} ({why})"  # type: ignore[attr-defined]
+    fallback.selection = f"{choices[-1]} ({why})"
     return fallback
+
+
+def _require_gpu(device: str | None) -> None:
+    """A CUDA ``device`` that torch cannot use fails here, in one line, instead of deep inside torch."""
+    if not is_cuda(device):
+        return
+    import torch
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    index = torch.device(device or "cuda").index or 0
+    if index >= count:
+        seen = "no GPU" if count == 0 else f"{count} GPU{'s' if count > 1 else ''} (cuda:0 to cuda:{count - 1})"
+        raise ModelLoadError(f"device {device!r}: torch sees {seen} on this machine; use --device cpu or auto")
 
 
 @functools.lru_cache(maxsize=4)
 def load_embedder(
     model: str | None = None,
     device: str | None = None,
-    precision: Precision = "auto",
-    backend: Backend = "auto",
+    precision: str | None = None,
+    backend: str | None = None,
+    *,
+    setting: EncoderSetting | None = None,
 ) -> Embedder:
     """Load an embedder (cached: a warm process loads each model once per setting).
 
@@ -221,25 +246,26 @@ def load_embedder(
     model
         ``None``/``"default"`` for the offline all-MiniLM-L6-v2; a local sentence-transformers or Hugging Face
         folder; a TF-Hub SavedModel folder; or a Hugging Face id (downloaded only then, when named).
-    device
-        A torch device such as ``"cpu"`` or ``"cuda"``; chosen by sentence-transformers when ``None``.
-    precision, backend
-        ``"auto"`` (default) picks the fastest setting this hardware supports (OpenVINO or torch bf16 on CPUs
-        with AMX/AVX-512 BF16, torch fp16 on a GPU) after checking once per model and machine that its vectors
-        agree with fp32 (mean cosine >= 0.999; the verdict is cached in ``<data dir>/embedding-checks.json``);
-        a setting that fails falls back to fp32 and ``embedder.selection`` says why. Explicit values are used
-        as given, unchecked. Vectors from every setting of one model are comparable, so an index built with one
-        may be queried with another.
+    device, precision, backend
+        Conveniences for ``setting=EncoderSetting.parse(backend, precision, device)``; ``None`` or
+        ``"default"`` is each one's default. Give these or ``setting``, not both.
+    setting
+        How the model runs (its ``batch_size`` plays no part here). Backend and precision ``"auto"`` (the
+        default) pick the fastest setting this hardware supports (OpenVINO or torch bf16 on CPUs with
+        AMX/AVX-512 BF16, torch fp16 on a GPU) after checking once per model and machine that its vectors agree
+        with fp32 (mean cosine >= 0.999; the verdict is cached in ``<data dir>/embedding-checks.json``); a
+        setting that fails falls back to fp32 and ``embedder.selection`` says why. Explicit values are used as
+        given, unchecked. Vectors from every setting of one model are comparable, so an index built with one
+        may be queried with another. Device ``None``: sentence-transformers chooses (a GPU when torch sees one).
 
     Raises
     ------
+    SettingError
+        A backend, precision or device bmb-es does not run (a :class:`ModelLoadError`).
     ModelLoadError
         The model does not exist locally and cannot be fetched, or is not a model folder.
     """
-    if precision not in PRECISIONS:
-        raise ModelLoadError(f"precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
-    if backend not in BACKENDS:
-        raise ModelLoadError(f"backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+    setting = resolve_setting(setting, backend=backend, precision=precision, device=device)
     name = model_name(model)
     if name == DEFAULT_MODEL:
         path: Path | None = default_model_path()
@@ -249,13 +275,13 @@ def load_embedder(
         if path is None and (name.startswith((".", "/", "~")) or os.sep in name.strip("/").split("/", 1)[-1]):
             raise ModelLoadError(f"model {model!r}: no such folder")
     if path is not None and path.is_dir() and is_tfhub_folder(path):
-        if precision not in ("auto", "fp32") or backend not in ("auto",):
+        if setting.precision not in ("auto", "fp32") or setting.backend != "auto":
             raise ModelLoadError(f"model {model!r}: TF-Hub models run in TensorFlow fp32 only (--precision fp32)")
         return TfHubEmbedder(path, name)
     if path is not None and not path.is_dir():
         raise ModelLoadError(f"model {model!r}: not a folder (give a sentence-transformers or TF-Hub model folder)")
     if path is not None:
-        warm = _warm_openvino(path, name, device, backend, precision)
+        warm = _warm_openvino(path, name, setting)
         if warm is not None:
             return warm
     try:
@@ -263,10 +289,11 @@ def load_embedder(
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # our own progress bars are the ones users read
+        _require_gpu(setting.device)
         loaded = SentenceTransformer(
-            str(path) if path is not None else name, device=device, local_files_only=path is not None
+            str(path) if path is not None else name, device=setting.device, local_files_only=path is not None
         )
     except (OSError, ValueError) as error:
         where = "the folder holds no loadable model" if path is not None else "not found locally or on the hub"
         raise ModelLoadError(f"model {model!r}: {where} ({str(error).splitlines()[0]})") from error
-    return _select(loaded, name, backend, precision, path)
+    return _select(loaded, name, setting, path)

@@ -32,9 +32,10 @@ import numpy as np
 
 from .._errors import ModelLoadError
 from ._base import Vectors, normalise
+from ._setting import RunPrecision, run_precision
 from ._tokens import pad_batch, sorted_batches, token_inputs
 
-OV_PRECISIONS = {"fp32": "f32", "bf16": "bf16", "fp16": "f16"}
+OV_PRECISIONS: dict[RunPrecision, str] = {"fp32": "f32", "bf16": "bf16", "fp16": "f16"}  # OpenVINO's names
 OV_BATCH_SIZE = 16  # measured on 2 AMX cores with THROUGHPUT streams: 8-16 best, 32 within 3 %, 64 slower
 # Texts tokenised together while the previous slice runs; batches are sorted by length within a slice. On BioASQ
 # abstracts 256 keeps padding at 1.9 % of tokens (0.6 % sorting a whole 1,024-text chunk) and leaves ~0.1 s of
@@ -209,9 +210,8 @@ class OpenVinoEmbedder:
 
     backend = "openvino"
 
-    def __init__(self, folder: Path, precision: str = "bf16") -> None:
-        if precision not in OV_PRECISIONS:
-            raise ValueError(f"precision {precision!r}: choose one of {', '.join(OV_PRECISIONS)}")
+    def __init__(self, folder: Path, precision: RunPrecision = "bf16") -> None:
+        precision = run_precision(precision)
         try:
             import openvino  # type: ignore[import-untyped,import-not-found,unused-ignore]
             import tokenizers
@@ -223,7 +223,7 @@ class OpenVinoEmbedder:
         if meta is None:
             raise ModelLoadError(f"{folder}: not a prepared OpenVINO model (prepare it again by loading the model)")
         self._meta = meta
-        self._precision = precision
+        self._precision: RunPrecision = precision
         self._tokenizer = tokenizers.Tokenizer.from_file(str(folder / "tokenizer.json"))
         self._tokenizer.enable_truncation(meta.max_length)
         self._tokenizer.no_padding()  # batches are padded here, to their own longest text
@@ -254,7 +254,7 @@ class OpenVinoEmbedder:
         return self._meta.max_length
 
     @property
-    def precision(self) -> str:
+    def precision(self) -> RunPrecision:
         return self._precision
 
     @property

@@ -10,9 +10,9 @@ import numpy as np
 
 from ._base import Vectors, normalise
 from ._bucket import bucketed
+from ._setting import RunPrecision, run_precision
 from ._tokens import TokenInputs, pad_batch, sorted_batches, token_inputs
 
-PRECISIONS = ("fp32", "bf16", "fp16")
 CPU_BATCH_SIZE = 32  # measured on 2 AMX cores: 16/32/64 within noise; bigger batches only add padding
 # Measured on an H200 with bench/bench_batch_size.py (fp16, BioASQ abstracts): 512 gives 99 % of 1024's docs/s
 # with half its memory (1.6 GiB); 256 gives 93 %. Length bucketing keeps the padding of big batches small.
@@ -45,12 +45,10 @@ class SentenceTransformerEmbedder:
 
     backend = "torch"
 
-    def __init__(self, model: Any, name: str, precision: str = "fp32") -> None:
-        if precision not in PRECISIONS:
-            raise ValueError(f"precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
+    def __init__(self, model: Any, name: str, precision: RunPrecision = "fp32") -> None:
         self._model = model
         self._name = name
-        self._precision = precision
+        self._precision: RunPrecision = run_precision(precision)
         dimension = model.get_embedding_dimension() if hasattr(model, "get_embedding_dimension") else None
         self._dimension = int(dimension or model.get_sentence_embedding_dimension())
         self.selection = f"torch {precision}"  # load_embedder() replaces this with why it was chosen
@@ -70,7 +68,7 @@ class SentenceTransformerEmbedder:
         return int(self._model.max_seq_length)
 
     @property
-    def precision(self) -> str:
+    def precision(self) -> RunPrecision:
         return self._precision
 
     @property

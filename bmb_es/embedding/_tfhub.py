@@ -20,6 +20,8 @@ from .._errors import ModelLoadError
 from .._load_order import load_triton_before_tensorflow
 from ._base import Vectors, normalise
 
+TFHUB_BATCH_SIZE = 32
+
 
 def is_tfhub_folder(path: Path) -> bool:
     return (path / "saved_model.pb").is_file()
@@ -31,6 +33,8 @@ class TfHubEmbedder:
     backend = "tensorflow"
     precision = "fp32"
     selection = "tensorflow fp32"
+    default_batch_size = TFHUB_BATCH_SIZE
+    fast_tokenizer = None  # WordPiece runs per batch inside embed; nothing tokenises the whole call once
 
     def __init__(self, path: Path, name: str, max_length: int = 256) -> None:
         load_triton_before_tensorflow()  # a torch embedder loaded later in this process would crash otherwise
@@ -91,6 +95,6 @@ class TfHubEmbedder:
     def embed(self, texts: Sequence[str], batch_size: int | None = None) -> Vectors:
         if not texts:
             return np.zeros((0, self._dimension), dtype=np.float32)
-        batch_size = batch_size or 32
+        batch_size = batch_size or self.default_batch_size
         chunks = [self._run(texts[start : start + batch_size]) for start in range(0, len(texts), batch_size)]
         return normalise(np.concatenate(chunks))

@@ -14,7 +14,8 @@ import pytest
 
 from bmb_es.bench import batch_size as batch_size_module
 from bmb_es.bench.batch_size import render_batch_sizes, sweep_batch_sizes, tokenize_docs_per_s
-from bmb_es.embedding import load_embedder
+from bmb_es.embedding import as_embedder, load_embedder
+from bmb_es.embedding._base import CALLER_BATCH_SIZE
 
 TEXTS = [f"text {position}" for position in range(10)]
 SIZES = [2, 8, 4]
@@ -65,6 +66,21 @@ class FakeEmbedder:
         return np.zeros((len(texts), self.dimension), dtype=np.float32)
 
 
+class Bare:
+    """Only what :class:`~bmb_es.embedding.EmbedderLike` asks for."""
+
+    name = "bare"
+    dimension = 2
+    max_length = 8
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+
+    def embed(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
+        self.clock.now += 1.0
+        return np.zeros((len(texts), self.dimension), dtype=np.float32)
+
+
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     fake = Clock()
@@ -106,14 +122,11 @@ def test_no_fast_tokenizer_means_no_tokenize_rate(clock: Clock) -> None:
     embedder = FakeEmbedder(clock, tokenizer=False)
     assert sweep_batch_sizes(embedder, TEXTS, SIZES, 1, "cpu")["tokenize_docs_per_s"] is None
 
-    class Bare:  # an embedder with no fast_tokenizer attribute at all, and no default batch size
-        def embed(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
-            clock.now += 1.0
-            return np.zeros((len(texts), 2), dtype=np.float32)
-
-    result = sweep_batch_sizes(Bare(), TEXTS, [2], 1, "cpu")
-    assert result["tokenize_docs_per_s"] is None and result["default_batch_size"] is None
-    assert tokenize_docs_per_s(Bare(), TEXTS, 3) is None
+    # An embedder that wraps one of the caller's (no fast tokenizer, the fallback batch size).
+    bare = as_embedder(Bare(clock))
+    result = sweep_batch_sizes(bare, TEXTS, [2], 1, "cpu")
+    assert result["tokenize_docs_per_s"] is None and result["default_batch_size"] == CALLER_BATCH_SIZE
+    assert tokenize_docs_per_s(bare, TEXTS, 3) is None
 
 
 def test_on_a_gpu_each_size_reports_its_highest_peak_memory(clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:

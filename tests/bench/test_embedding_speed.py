@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from bmb_es._errors import ModelLoadError
+from bmb_es._errors import ModelLoadError, SettingError
 from bmb_es.bench import embedding_speed
 from bmb_es.bench.embedding_quality import GoldenQuestions, cosine_to_reference, golden_questions, mrr_at_10
 from bmb_es.bench.embedding_speed import (
@@ -20,7 +20,6 @@ from bmb_es.bench.embedding_speed import (
     NoGpuError,
     available_settings,
     median_ratio,
-    parse_setting,
     resolve_device,
     settings_to_run,
 )
@@ -28,6 +27,7 @@ from bmb_es.bench.render import plot_speed, render_speed
 from bmb_es.bench.report import envelope, write_results
 from bmb_es.bench.speed import SpeedSettings, run_speed
 from bmb_es.cli import app
+from bmb_es.embedding import EncoderSetting
 
 # -- a tiny BioASQ layout: <root>/pubmed (abstracts + golden TSV), <root>/golden (question JSON) -----------------
 
@@ -68,6 +68,7 @@ class FakeEmbedder:
     dimension = len(VOCAB)
     max_length = 64
     default_batch_size = 2
+    fast_tokenizer = None
 
     def __init__(self, backend: str, precision: str, selection: str) -> None:
         self.backend, self.precision, self.selection = backend, precision, selection
@@ -89,10 +90,12 @@ class BrokenEmbedder(FakeEmbedder):
 
 
 def fake_loader(calls: list[tuple[str, str, str | None]]) -> Any:
-    def load(model: str | None, device: str, precision: str, backend: str) -> FakeEmbedder:
+    def load(model: str | None, setting: EncoderSetting) -> FakeEmbedder:
+        backend, precision = setting.backend, setting.precision
+        assert setting.device == "cpu" and setting.batch_size is None  # the run's device and batch size
         calls.append((backend, precision, os.environ.get("BMB_ES_HOME")))
-        if backend == "onnx":
-            raise ModelLoadError("backend onnx is not built in: use --backend openvino or torch\nsecond line")
+        if backend == "openvino":
+            raise ModelLoadError("the openvino package is missing: pip install openvino\nsecond line")
         if precision == "fp16":
             return BrokenEmbedder(backend, precision, "loads, then fails")
         if backend == "auto":
@@ -140,31 +143,29 @@ def test_cosine_to_reference() -> None:
 # -- choosing settings and devices -----------------------------------------------------------------------------
 
 
-def test_parse_setting() -> None:
-    assert parse_setting("torch/bf16") == ("torch", "bf16")
-    assert parse_setting(" OpenVINO/FP32 ") == ("openvino", "fp32")
-    for bad in ("torch", "torch/fp8", "tensorrt/fp16", "/fp32"):
-        with pytest.raises(ValueError, match="BACKEND/PRECISION"):
-            parse_setting(bad)
+def test_settings_are_read_from_backend_slash_precision() -> None:
+    assert EncoderSetting.from_label("torch/bf16") == EncoderSetting("torch", "bf16")
+    assert EncoderSetting.from_label(" OpenVINO/FP32 ").label == "openvino/fp32"
+    for bad in ("torch", "torch/fp8", "tensorrt/fp16", "/fp32", "onnx/fp32"):
+        with pytest.raises(SettingError, match="BACKEND/PRECISION"):
+            EncoderSetting.from_label(bad)
 
 
 def test_available_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("bmb_es.embedding._hardware.cpu_has_fast_bf16", lambda: True)
     monkeypatch.setattr("bmb_es.embedding._openvino.openvino_available", lambda: True)
-    assert [f"{b}/{p}" for b, p in available_settings("cpu")] == [
+    assert [setting.label for setting in available_settings("cpu")] == [
         "torch/fp32", "torch/bf16", "openvino/fp32", "openvino/bf16", "auto/auto"
     ]  # fmt: skip
-    assert [f"{b}/{p}" for b, p in available_settings("cuda:0")] == [
+    assert [setting.label for setting in available_settings("cuda:0")] == [
         "torch/fp32", "torch/fp16", "torch/bf16", "auto/auto"
     ]  # fmt: skip
     monkeypatch.setattr("bmb_es.embedding._hardware.cpu_has_fast_bf16", lambda: False)
     monkeypatch.setattr("bmb_es.embedding._openvino.openvino_available", lambda: False)
-    assert available_settings("cpu") == [("torch", "fp32"), ("auto", "auto")]
+    assert available_settings("cpu") == [EncoderSetting("torch", "fp32"), EncoderSetting()]
     # The reference is always measured, first, and nothing twice.
-    assert settings_to_run("cpu", [("auto", "auto"), ("torch", "fp32"), ("auto", "auto")]) == [
-        ("torch", "fp32"),
-        ("auto", "auto"),
-    ]
+    auto, reference = EncoderSetting(), EncoderSetting("torch", "fp32")
+    assert settings_to_run("cpu", [auto, reference, auto]) == [reference, auto]
 
 
 def test_cuda_without_a_gpu_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -185,8 +186,9 @@ def test_cuda_without_a_gpu_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path
     assert not (tmp_path / "out").exists()
 
 
-def test_a_bad_setting_is_a_usage_error(tmp_path: Path) -> None:
-    result = CliRunner().invoke(app, ["bench", "speed", "--corpus", str(tmp_path), "--setting", "torch/fp8"])
+@pytest.mark.parametrize("bad", ["torch/fp8", "onnx/fp32"])
+def test_a_bad_setting_is_a_usage_error(tmp_path: Path, bad: str) -> None:
+    result = CliRunner().invoke(app, ["bench", "speed", "--corpus", str(tmp_path), "--setting", bad])
     assert result.exit_code == 2
     assert "BACKEND/PRECISION" in result.output
 
@@ -229,7 +231,9 @@ def run_fake(corpus: Path, monkeypatch: pytest.MonkeyPatch, calls: list[tuple[st
         repeats=2,
         device="cpu",
         embedding=EmbeddingSpeedSettings(
-            settings=[("torch", "bf16"), ("onnx", "fp32"), ("torch", "fp16"), ("auto", "auto")],
+            settings=[
+                EncoderSetting.from_label(label) for label in ("torch/bf16", "openvino/fp32", "torch/fp16", "auto/auto")
+            ],
             encode_sample=3,
             ingest_sample=3,
             rounds=2,
@@ -249,7 +253,7 @@ def test_every_setting_measured_on_the_same_texts(
     block = payload["embedding_settings"]
     assert os.environ["BMB_ES_HOME"] == str(data_dir)  # restored
     assert [call[:2] for call in calls] == [
-        ("torch", "fp32"), ("torch", "bf16"), ("onnx", "fp32"), ("torch", "fp16"), ("auto", "auto")
+        ("torch", "fp32"), ("torch", "bf16"), ("openvino", "fp32"), ("torch", "fp16"), ("auto", "auto")
     ]  # fmt: skip
     homes = {call[2] for call in calls}
     assert len(homes) == 1 and str(data_dir) not in homes  # a fresh data dir: auto is checked as a first use would be
@@ -257,9 +261,9 @@ def test_every_setting_measured_on_the_same_texts(
     assert block["device"] == "cpu" and block["documents"] == 4 and block["questions"] == 3
     assert block["quality_unavailable"] is None
     rows = {row["setting"]: row for row in block["rows"]}
-    assert list(rows) == ["torch/fp32", "torch/bf16", "onnx/fp32", "torch/fp16", "auto/auto"]
-    fp32, bf16, onnx, fp16, auto = rows.values()
-    assert onnx == {"setting": "onnx/fp32", "error": "backend onnx is not built in: use --backend openvino or torch"}
+    assert list(rows) == ["torch/fp32", "torch/bf16", "openvino/fp32", "torch/fp16", "auto/auto"]
+    fp32, bf16, openvino, fp16, auto = rows.values()
+    assert openvino == {"setting": "openvino/fp32", "error": "the openvino package is missing: pip install openvino"}
     assert fp16 == {"setting": "torch/fp16", "error": "failed while encoding: out of memory"}
     assert fp32["mrr10"] == round(EXPECTED_MRR, 4) and fp32["mrr10_delta"] == 0.0
     assert fp32["cos_to_fp32_mean"] == 1.0 and fp32["encoder_ratio"] == 1.0 and fp32["ingest_ratio"] == 1.0
@@ -286,7 +290,7 @@ def test_rendered_and_re_rendered(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     header = "| setting | selected | full pass docs/s | encoder docs/s | encoder x fp32 | ingest docs/s "
     header += "| ingest x fp32 |"
     assert header in markdown
-    assert "| onnx/fp32 | unavailable: backend onnx is not built in" in markdown
+    assert "| openvino/fp32 | unavailable: the openvino package is missing" in markdown
     assert f"| {EXPECTED_MRR:.4f} | +0.0000 |" in markdown
     assert "3 BioASQ golden questions" in markdown
     assert "| docs | repeated |" not in markdown  # no per-size runs were asked for
@@ -333,16 +337,15 @@ def test_bench_speed_compares_settings_end_to_end(tmp_path: Path, data_dir: Path
     result = CliRunner().invoke(
         app,
         ["bench", "speed", "--corpus", str(corpus), "--sizes", "4", "--queries", "2", "--repeats", "1",
-         "--setting", "torch/fp32", "--setting", "onnx/fp32", "--setting", "torch/bf16",
+         "--setting", "torch/fp32", "--setting", "torch/bf16",
          "--encode-sample", "3", "--ingest-sample", "3", "--device", "cpu", "--out", str(out), "-q"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     [json_path] = out.glob("speed-*.json")
     payload = json.loads(json_path.read_text())
     assert payload["runs"][0]["size"] == 4  # the per-size table still comes with it
-    assert payload["settings"]["embedding"]["settings"] == ["torch/fp32", "onnx/fp32", "torch/bf16"]
+    assert payload["settings"]["embedding"]["settings"] == ["torch/fp32", "torch/bf16"]
     rows = {row["setting"]: row for row in payload["embedding_settings"]["rows"]}
-    assert "error" in rows["onnx/fp32"]
     assert 0.0 < rows["torch/fp32"]["mrr10"] <= 1.0 and rows["torch/fp32"]["encoder_ratio"] == 1.0
     assert rows["torch/bf16"]["cos_to_fp32_mean"] > 0.99 and "mrr10_delta" in rows["torch/bf16"]
     assert "### Encoder settings on the same texts (cpu)" in result.output

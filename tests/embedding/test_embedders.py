@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from bmb_es import ModelLoadError, load_embedder
-from bmb_es.embedding import DEFAULT_MODEL, Embedder, model_name
+from bmb_es.embedding import DEFAULT_MODEL, Embedder, TfHubEmbedder, model_name
 
 pytestmark = pytest.mark.slow
 
@@ -91,6 +91,11 @@ def _save_bert_convention_model(path: Path) -> np.ndarray:
 def test_tfhub_text_in_saved_model(tmp_path: Path) -> None:
     _save_text_model(tmp_path / "use")
     hub_embedder = load_embedder(str(tmp_path / "use"))
+    assert isinstance(hub_embedder, TfHubEmbedder) and isinstance(hub_embedder, Embedder)  # the whole protocol
+    assert (hub_embedder.backend, hub_embedder.precision, hub_embedder.selection) == (
+        "tensorflow", "fp32", "tensorflow fp32"
+    )  # fmt: skip
+    assert hub_embedder.default_batch_size == 32 and hub_embedder.fast_tokenizer is None
     vectors = hub_embedder.embed(["Lung injury", "lung injury", "heart"], batch_size=2)
     assert hub_embedder.dimension == 8 and vectors.shape == (3, 8)
     assert np.allclose(vectors[0], vectors[1]) and not np.allclose(vectors[0], vectors[2])

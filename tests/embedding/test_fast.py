@@ -76,8 +76,8 @@ def test_auto_checks_the_fast_path_once_and_caches_the_verdict(
 ) -> None:
     monkeypatch.setattr(load_module, "cpu_has_fast_bf16", lambda: True)  # the bf16 path on any CPU
     embedder = load_embedder(str(tiny_model))
-    assert getattr(embedder, "precision", None) == "bf16"
-    assert "auto: mean cosine to fp32" in getattr(embedder, "selection", "")
+    assert embedder.precision == "bf16"
+    assert "auto: mean cosine to fp32" in embedder.selection
     verdicts = _verdicts(data_dir)
     (key, verdict), *_ = verdicts.items()
     model, backend, precision, hardware = key.split("|")
@@ -91,7 +91,7 @@ def test_auto_checks_the_fast_path_once_and_caches_the_verdict(
     monkeypatch.setattr(load_module, "verify", no_second_check)
     load_embedder.cache_clear()
     again = load_embedder(str(tiny_model))
-    assert getattr(again, "precision", None) == "bf16"
+    assert again.precision == "bf16"
     fp32 = load_embedder(str(tiny_model), precision="fp32", backend="torch")
     assert float(np.min(np.sum(again.embed(TEXTS) * fp32.embed(TEXTS), axis=1))) > 0.999
 
@@ -103,23 +103,23 @@ def test_auto_falls_back_to_fp32_when_the_check_fails_and_says_why(
     monkeypatch.setattr(load_module, "cpu_has_fast_bf16", lambda: True)
     monkeypatch.setattr(verify_module, "MIN_COSINE", 1.5)  # no real vector can pass: forced failure
     embedder = load_embedder(str(tiny_model))
-    assert (getattr(embedder, "backend", None), getattr(embedder, "precision", None)) == ("torch", "fp32")
-    selection = getattr(embedder, "selection", "")
+    assert (embedder.backend, embedder.precision) == ("torch", "fp32")
+    selection = embedder.selection
     assert "auto fallback" in selection and "failed its check" in selection and "< 1.5" in selection
     assert all(verdict["ok"] is False for verdict in _verdicts(data_dir).values())
     # The failed verdict is remembered: the next load falls back without checking again.
     monkeypatch.setattr(verify_module, "MIN_COSINE", 0.0)
     load_embedder.cache_clear()
     again = load_embedder(str(tiny_model))
-    assert getattr(again, "precision", None) == "fp32" and "failed its check earlier" in getattr(again, "selection", "")
+    assert again.precision == "fp32" and "failed its check earlier" in again.selection
 
 
 @pytest.mark.slow
 def test_no_fast_path_on_a_cpu_without_bf16(tiny_model: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(load_module, "cpu_has_fast_bf16", lambda: False)
     embedder = load_embedder(str(tiny_model))
-    assert getattr(embedder, "precision", None) == "fp32"
-    assert "no faster path" in getattr(embedder, "selection", "")
+    assert embedder.precision == "fp32"
+    assert "no faster path" in embedder.selection
 
 
 @pytest.mark.slow
@@ -129,7 +129,7 @@ def test_no_fast_path_on_a_cpu_without_bf16(tiny_model: Path, data_dir: Path, mo
 )
 def test_explicit_settings_embed_in_input_order(tiny_model: Path, data_dir: Path, backend: str) -> None:
     fast = load_embedder(str(tiny_model), precision="bf16", backend=backend)
-    assert (getattr(fast, "backend", None), getattr(fast, "precision", None)) == (backend, "bf16")
+    assert (fast.backend, fast.precision) == (backend, "bf16")
     batched = fast.embed(TEXTS, batch_size=2)  # length-sorted batches of 2
     one_by_one = np.stack([fast.embed([text])[0] for text in TEXTS])
     assert batched.dtype == np.float32 and np.allclose(np.linalg.norm(batched, axis=1), 1.0, atol=1e-5)
@@ -143,7 +143,6 @@ def test_bad_settings_are_refused() -> None:
         load_embedder(None, None, "auto", "tpu")
 
 
-@pytest.mark.slow
-def test_onnx_backend_says_what_to_use_instead(tiny_model: Path, data_dir: Path) -> None:
-    with pytest.raises(ModelLoadError, match="backend onnx"):
-        load_embedder(str(tiny_model), backend="onnx", precision="fp32")
+def test_onnx_is_refused_before_the_model_is_looked_for_and_says_what_to_use(tmp_path: Path) -> None:
+    with pytest.raises(ModelLoadError, match=r"backend 'onnx': choose one of auto, torch, openvino .*not offered"):
+        load_embedder(str(tmp_path / "absent"), backend="onnx", precision="fp32")

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bmb_es.embedding import EncoderSetting, default_model_path, load_embedder
 from bmb_es.embedding import _load as load_module
-from bmb_es.embedding import default_model_path, load_embedder
 from bmb_es.embedding._openvino import OpenVinoEmbedder, PreparedMeta, folder_fingerprint, openvino_available
 from bmb_es.embedding._tokens import pad_batch
 from bmb_es.embedding._verify import VERDICTS_FILE
@@ -95,21 +95,21 @@ def test_auto_takes_the_warm_path_only_after_a_passing_check(
     monkeypatch.setattr(load_module, "cpu_has_fast_bf16", lambda: True)
     monkeypatch.setattr(load_module, "gpu_present", lambda: False)
     name = str(tiny_model.resolve())
-    assert load_module._warm_openvino(tiny_model, name, None, "auto", "auto") is None  # unchecked
+    assert load_module._warm_openvino(tiny_model, name, EncoderSetting()) is None  # unchecked
     checked = load_embedder(str(tiny_model))  # checks openvino bf16 against fp32 and prepares it
-    assert "openvino bf16 (auto: mean cosine" in getattr(checked, "selection", "")
-    warm = load_module._warm_openvino(tiny_model, name, None, "auto", "auto")
-    assert warm is not None and getattr(warm, "selection", "") == getattr(checked, "selection", "")
+    assert "openvino bf16 (auto: mean cosine" in checked.selection
+    warm = load_module._warm_openvino(tiny_model, name, EncoderSetting())
+    assert warm is not None and warm.selection == checked.selection
     # A failed check is never bypassed: the slow way falls back and says why.
     verdicts = json.loads((data_dir / VERDICTS_FILE).read_text())
     for verdict in verdicts.values():
         verdict["ok"] = False
     (data_dir / VERDICTS_FILE).write_text(json.dumps(verdicts))
-    assert load_module._warm_openvino(tiny_model, name, None, "auto", "auto") is None
+    assert load_module._warm_openvino(tiny_model, name, EncoderSetting()) is None
     # Another device, or a GPU torch might pick, always goes the slow way.
-    assert load_module._warm_openvino(tiny_model, name, "cuda", "openvino", "bf16") is None
+    assert load_module._warm_openvino(tiny_model, name, EncoderSetting(device="cuda")) is None
     monkeypatch.setattr(load_module, "gpu_present", lambda: True)
-    assert load_module._warm_openvino(tiny_model, name, None, "openvino", "bf16") is None
+    assert load_module._warm_openvino(tiny_model, name, EncoderSetting("openvino", "bf16")) is None
 
 
 def test_a_rewritten_model_is_prepared_again_outdated_copies_go_and_a_damaged_copy_is_replaced(
@@ -161,6 +161,6 @@ def test_questions_take_the_warm_path_on_a_gpu_machine(
     name = str(tiny_model.resolve())
     assert QUESTION_DEVICE == "cpu"
     checked = load_embedder(str(tiny_model), QUESTION_DEVICE)  # the first question checks and prepares
-    assert "openvino bf16 (auto: mean cosine" in getattr(checked, "selection", "")
-    warm = load_module._warm_openvino(tiny_model, name, QUESTION_DEVICE, "auto", "auto")
-    assert warm is not None and getattr(warm, "selection", "") == getattr(checked, "selection", "")
+    assert "openvino bf16 (auto: mean cosine" in checked.selection
+    warm = load_module._warm_openvino(tiny_model, name, EncoderSetting(device=QUESTION_DEVICE))
+    assert warm is not None and warm.selection == checked.selection

@@ -13,6 +13,7 @@ from bmb_es import Document, EmbeddedEngine, build_query
 from bmb_es._api import merge_indices
 from bmb_es._ingest import ingest
 from bmb_es.engines import IndexedDocument
+from bmb_es.engines.embedded._open_index import OpenIndex
 from bmb_es.engines.embedded._records import RecordReader
 from bmb_es.readers import read_corpus
 from tests.engines.embedded.conftest import META, put
@@ -62,7 +63,7 @@ def _live_in_order(engine: EmbeddedEngine, index: str = "t") -> list[tuple[Docum
     """The live documents with their vectors, in address order (segment, then document)."""
     import tantivy
 
-    searcher = engine._searcher(index)
+    searcher = engine._opened(index).searcher()
     hits = searcher.search(tantivy.Query.all_query(), limit=1000, count=False).hits
     addresses = sorted((address for _, address in hits), key=lambda item: (item.segment_ord, item.doc))
     ids = [searcher.doc(address)["id"][0] for address in addresses]
@@ -192,15 +193,15 @@ def test_documents_committed_by_another_process_just_before_the_lock_survive(
     optimizer, other = EmbeddedEngine(tmp_path / "home"), EmbeddedEngine(tmp_path / "home")
     _build(optimizer, commits=3, replace=False)
     optimizer.close()  # gives tantivy's writer lock back
-    real_writer = EmbeddedEngine._writer
+    real_writer = OpenIndex.open_writer
 
-    def other_commits_first(self: EmbeddedEngine, name: str) -> Any:
-        if self is optimizer:
+    def other_commits_first(self: OpenIndex) -> Any:
+        if self is optimizer._indices.get("t"):
             put(other, [_doc(900)])  # lands after optimize's first look, before it holds the lock
             other.close()
-        return real_writer(self, name)
+        return real_writer(self)
 
-    monkeypatch.setattr(EmbeddedEngine, "_writer", other_commits_first)
+    monkeypatch.setattr(OpenIndex, "open_writer", other_commits_first)
     assert optimizer.count("t") == 45
     optimizer.optimize("t")
     assert optimizer.count("t") == 46 and "d900" in optimizer.get("t", ["d900"])

@@ -224,7 +224,9 @@ def test_the_record_files_are_synced_before_the_commit_that_publishes_them(
     monkeypatch.setattr(RecordWriter, "sync", lambda self: (calls.append("sync"), original(self))[1])
     engine.create_index("t", META)
     engine.upsert("t", [_item(*DOCS[0])])
-    engine._writers["t"] = Recorder(engine._writers["t"])
+    writing = engine._indices["t"].writing
+    assert writing is not None
+    writing.tantivy = Recorder(writing.tantivy)
     engine.commit("t")
     assert calls == ["sync", "commit"]
 

@@ -10,7 +10,7 @@ import pytest
 
 from bmb_es import Document, EmbeddedEngine, QueryError, build_query
 from bmb_es.engines import EngineHit
-from bmb_es.engines.embedded._engine import combine
+from bmb_es.engines.embedded._rescore import combine
 from tests.engines.embedded.conftest import put
 from tests.support import run_body
 

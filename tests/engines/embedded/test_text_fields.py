@@ -76,7 +76,7 @@ def test_an_unreadable_fields_file_means_every_field(engine: EmbeddedEngine) -> 
     put(engine, ABSTRACTS)
     (engine.root / "t" / FIELDS_FILE).write_text("{not json")
     fresh = EmbeddedEngine(engine.root.parent)
-    assert fresh._text_fields("t") == frozenset({"title", "abstract", "body"})
+    assert fresh._opened("t").searchable_fields() == frozenset({"title", "abstract", "body"})
     assert fresh.search("t", BODIES[0])["hits"]["total"]["value"] == 3
 
 

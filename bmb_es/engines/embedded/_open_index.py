@@ -1,0 +1,161 @@
+"""What the engine holds of one open index: one :class:`OpenIndex`, its parts read or opened on first use.
+
+Everything an index holds lives in its object, so :meth:`EmbeddedEngine.close` and ``delete_index`` release
+an index by dropping one object, and nothing read before survives them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..._errors import IndexNotFoundError, StorageError
+from .._base import IndexMeta
+from ._commits import Commit, newer_commit, read_commit
+from ._records import RecordReader, RecordWriter
+from ._store import META_FILE, open_tantivy, read_meta, read_text_fields
+
+_WRITER_HEAP = 128_000_000
+
+
+def index_names(root: Path) -> list[str]:
+    """The indices under ``root`` (folders with a ``meta.json``: an index exists once its metadata does)."""
+    if not root.is_dir():
+        return []
+    return sorted(path.name for path in root.iterdir() if (path / META_FILE).is_file())
+
+
+def require(folder: Path) -> Path:
+    """``folder`` if it holds an index, else IndexNotFoundError naming the indices there."""
+    if not (folder / META_FILE).is_file():
+        known = ", ".join(index_names(folder.parent)) or "none yet"
+        raise IndexNotFoundError(
+            f"index {folder.name!r} not found in {folder.parent} (indices: {known}); "
+            f"create it with: bmb-es index PATH --index {folder.name}"
+        )
+    return folder
+
+
+@dataclass(slots=True)
+class TantivyView:
+    """tantivy's index and the commit its reader was last loaded at (set together: see :meth:`OpenIndex.searcher`)."""
+
+    index: Any
+    seen: Commit
+
+
+@dataclass(slots=True)
+class Writing:
+    """A writer session: tantivy's writer (it holds tantivy's lock) and what it wrote since its last commit.
+
+    Parameters
+    ----------
+    tantivy
+        tantivy's ``IndexWriter``.
+    records
+        The appender of the record files, opened under tantivy's lock so no other process appends to them.
+    pending
+        Whether writes are not yet committed.
+    fields
+        The text fields that those writes have (see :func:`._store.read_text_fields`).
+    """
+
+    tantivy: Any
+    records: RecordWriter
+    pending: bool = False
+    fields: frozenset[str] = frozenset()
+
+
+@dataclass(slots=True)
+class OpenIndex:
+    """One index as the engine holds it between calls.
+
+    Parameters
+    ----------
+    folder
+        The index folder (it held ``meta.json`` when the object was made).
+    meta, text_fields, records
+        Read on first use and cached; dropped when another process commits (see :meth:`searcher`).
+    view
+        tantivy's index, opened on first use.
+    writing
+        The writer session, opened by the first write.
+    """
+
+    folder: Path
+    meta: IndexMeta | None = None
+    view: TantivyView | None = None
+    records: RecordReader | None = None
+    text_fields: frozenset[str] | None = None
+    writing: Writing | None = None
+
+    def index_meta(self) -> IndexMeta:
+        # Metadata never changes after creation; cached so a warm query does not re-read it.
+        if self.meta is None:
+            self.meta = read_meta(require(self.folder))
+        return self.meta
+
+    def tantivy_view(self) -> TantivyView:
+        if self.view is None:
+            folder = require(self.folder)
+            seen = read_commit(folder)  # before the reader loads: a commit landing in between is seen later
+            index = open_tantivy(folder)
+            # Reloads are ours (see searcher), so tantivy's view and the record files' never drift apart.
+            index.config_reader("Manual")
+            self.view = TantivyView(index, seen)
+        return self.view
+
+    def searcher(self) -> Any:
+        """A searcher on the newest commit, from this process or another.
+
+        A commit rewrites tantivy's ``meta.json``; when it has changed, the index is reloaded and the record
+        files re-mapped together. Re-mapping matters when the index was deleted and created again by another
+        process: the old maps would still hold the old vectors, and the cached metadata another dimension.
+        """
+        view = self.tantivy_view()
+        newer = newer_commit(view.seen)
+        if newer is not None:
+            view.index.reload()
+            self.records = self.meta = self.text_fields = None
+            view.seen = newer
+        return view.index.searcher()
+
+    def reload_own_commit(self) -> None:
+        """Move tantivy's reader to the commit this engine just made (its own rows are mapped when first read)."""
+        view = self.tantivy_view()
+        view.index.reload()
+        view.seen = read_commit(self.folder)
+
+    def searchable_fields(self) -> frozenset[str]:
+        """The text fields that documents have (queries leave the others out)."""
+        if self.text_fields is None:
+            self.text_fields = read_text_fields(require(self.folder))
+        return self.text_fields
+
+    def record_reader(self) -> RecordReader:
+        if self.records is None:
+            self.records = RecordReader(require(self.folder), self.index_meta().dimension)
+        return self.records
+
+    def open_writer(self) -> Writing:
+        """The writer session, opened (taking tantivy's writer lock) if there is none."""
+        if self.writing is None:
+            try:
+                writer = self.tantivy_view().index.writer(heap_size=_WRITER_HEAP, num_threads=1)
+            except ValueError as error:
+                raise StorageError(
+                    f"index {self.folder.name!r}: cannot open a writer ({error}); "
+                    f"is another bmb-es process indexing it?"
+                ) from error
+            self.writing = Writing(writer, RecordWriter(self.folder, self.index_meta().dimension))
+        return self.writing
+
+    def rollback(self) -> None:
+        """Drop the writes not committed and the writer session (which gives tantivy's lock back).
+
+        Records appended since the last commit stay in the files, unreferenced.
+        """
+        if self.writing is not None:
+            self.writing.tantivy.rollback()
+            self.writing = None

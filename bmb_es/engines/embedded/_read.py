@@ -1,0 +1,116 @@
+"""Reading stored documents back: by id, by address, and every live one of a folder (for ``bmb-es merge``)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..._document import Document
+from ..._errors import StorageError
+from .._base import IndexedDocument
+from ._open_index import OpenIndex
+from ._records import RecordReader
+from ._store import (
+    HASH_FIELD,
+    ID_FIELD,
+    LEGACY_SOURCE_FIELD,
+    LEGACY_VECTOR_FIELD,
+    LENGTH_FIELD,
+    OFFSET_FIELD,
+    ROW_FIELD,
+    is_legacy,
+    open_legacy_tantivy,
+    open_tantivy,
+    read_meta,
+)
+
+
+def _lookup(opened: OpenIndex, ids: Sequence[str]) -> tuple[Any, list[Any]]:
+    """A searcher and the addresses of the live documents with these ids."""
+    import tantivy
+
+    searcher = opened.searcher()
+    unique = list(dict.fromkeys(ids))
+    if not unique:
+        return searcher, []
+    query = tantivy.Query.term_set_query(opened.tantivy_view().index.schema, ID_FIELD, unique)
+    result = searcher.search(query, limit=len(unique), count=False)
+    return searcher, [address for _, address in result.hits]
+
+
+def stored_hashes(opened: OpenIndex, ids: Sequence[str]) -> dict[str, str]:
+    """``{id: content_hash}`` for those of ``ids`` that are live."""
+    searcher, addresses = _lookup(opened, ids)
+    docs = [searcher.doc(address) for address in addresses]
+    return {doc[ID_FIELD][0]: doc[HASH_FIELD][0] for doc in docs}
+
+
+def get(opened: OpenIndex, ids: Sequence[str]) -> dict[str, IndexedDocument]:
+    """The live documents with these ids, with their vectors."""
+    searcher, addresses = _lookup(opened, ids)
+    records = opened.record_reader()
+    vectors = records.vectors(searcher.fast_field_values(ROW_FIELD, addresses))
+    sources = read_sources(searcher, records, addresses)
+    docs = [searcher.doc(address) for address in addresses]
+    items = _indexed(opened.folder, docs, sources, vectors)
+    return {item.document.id: item for item in items}
+
+
+def iter_folder(folder: Path, batch: int = 1024) -> Iterator[list[IndexedDocument]]:
+    """Every live (committed, not deleted) document of an index folder, with its exact vector.
+
+    Reads both layouts (see :mod:`._store`), so ``bmb-es merge`` converts a legacy index without re-embedding.
+    """
+    import tantivy
+
+    legacy = is_legacy(folder)
+    searcher = (open_legacy_tantivy(folder) if legacy else open_tantivy(folder)).searcher()
+    records = RecordReader(folder, read_meta(folder).dimension)
+    total = int(searcher.num_docs)
+    if total == 0:
+        return
+    addresses = [address for _, address in searcher.search(tantivy.Query.all_query(), limit=total, count=False).hits]
+    for start in range(0, len(addresses), batch):
+        chunk = addresses[start : start + batch]
+        docs = [searcher.doc(address) for address in chunk]
+        if legacy:
+            sources = [json.loads(doc[LEGACY_SOURCE_FIELD][0]) for doc in docs]
+            raw = b"".join(doc[LEGACY_VECTOR_FIELD][0] for doc in docs)
+            vectors = np.frombuffer(raw, dtype="<f4").reshape(len(docs), -1).astype(np.float32)
+        else:
+            sources = read_sources(searcher, records, chunk)
+            vectors = records.vectors(searcher.fast_field_values(ROW_FIELD, chunk))
+        yield _indexed(folder, docs, sources, vectors)
+
+
+def _indexed(
+    folder: Path, docs: Sequence[Any], sources: Sequence[dict[str, Any]], vectors: np.ndarray
+) -> list[IndexedDocument]:
+    """Stored documents with their sources and vectors, each source checked to be its document's."""
+    items = []
+    for doc, source, vector in zip(docs, sources, vectors, strict=True):
+        check_source(folder, doc[ID_FIELD][0], source)
+        items.append(IndexedDocument(Document.from_source(source), doc[HASH_FIELD][0], vector))
+    return items
+
+
+def check_source(folder: Path, doc_id: str, source: Mapping[str, Any]) -> None:
+    """Refuse a source that is not the document's own (record files changed outside bmb-es)."""
+    if source.get("id") != doc_id:
+        raise StorageError(
+            f"{folder}: document {doc_id!r} points at the source of {source.get('id')!r}; the record "
+            f"files were changed outside bmb-es: rebuild the index"
+        )
+
+
+def read_sources(searcher: Any, records: RecordReader, addresses: Sequence[Any]) -> list[dict[str, Any]]:
+    """The decoded ``_source`` of each address, in order."""
+    if not addresses:
+        return []
+    offsets = searcher.fast_field_values(OFFSET_FIELD, addresses)
+    lengths = searcher.fast_field_values(LENGTH_FIELD, addresses)
+    return records.decoded_sources(offsets, lengths)
