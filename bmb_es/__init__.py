@@ -11,11 +11,13 @@ Typical use::
 """
 
 from ._api import MergeSummary, index_path, merge_indices
+from ._batch import Question, parse_questions, read_questions, trec_lines
 from ._config import DEFAULT_INDEX, data_dir
 from ._document import Document
 from ._errors import (
     BmbError,
     ClusterError,
+    IndexDamagedError,
     IndexNotFoundError,
     InputError,
     ModelLoadError,
@@ -25,10 +27,10 @@ from ._errors import (
     StorageError,
 )
 from ._ingest import IngestSummary, ingest
-from ._search import Hit, SearchResult, search
+from ._search import Hit, SearchResult, search, search_many
 from .embedding import Embedder, EmbedderLike, EncoderSetting, embed_text, load_embedder
 from .engines import EmbeddedEngine, Engine, IndexMeta
-from .query import Rerank, build_query
+from .query import Filters, Rerank, build_query
 from .readers import Reject, read_corpus
 
 __version__ = "0.1.0"
@@ -43,7 +45,9 @@ __all__ = [
     "EmbedderLike",
     "EncoderSetting",
     "Engine",
+    "Filters",
     "Hit",
+    "IndexDamagedError",
     "IndexMeta",
     "IndexNotFoundError",
     "IngestSummary",
@@ -52,6 +56,7 @@ __all__ = [
     "ModelLoadError",
     "ModelMismatchError",
     "QueryError",
+    "Question",
     "Reject",
     "Rerank",
     "SearchResult",
@@ -65,6 +70,10 @@ __all__ = [
     "ingest",
     "load_embedder",
     "merge_indices",
+    "parse_questions",
     "read_corpus",
+    "read_questions",
     "search",
+    "search_many",
+    "trec_lines",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -13,7 +13,7 @@ from ._errors import IndexNotFoundError, InputError
 from ._ingest import IngestSummary, ProgressCallback, Shard, default_reject_log, ingest
 from .embedding import DEFAULT_EMBED_FIELDS, EmbedderLike, EncoderSetting, load_embedder, resolve_setting
 from .engines import EmbeddedEngine, Engine, IndexMeta, open_engine
-from .readers import iter_corpus, plan_corpus
+from .readers import CorpusPlan, iter_corpus, plan_corpus
 
 
 def index_path(
@@ -36,6 +36,7 @@ def index_path(
     shard: Shard | str | None = None,
     optimize: bool = True,
     setting: EncoderSetting | None = None,
+    on_plan: Callable[[CorpusPlan], None] | None = None,
 ) -> IngestSummary:
     """Index every record under ``path`` (see :func:`bmb_es.readers.plan_corpus` for formats).
 
@@ -47,11 +48,16 @@ def index_path(
     OpenVINO, 32 torch CPU, 512 GPU); with ``embedder`` given, only the setting's batch size applies.
     ``shard`` (``"i/n"`` or a :class:`~bmb_es._ingest.Shard`) indexes only that deterministic part of the
     corpus, for parallel ingest into one cluster index or into shard indices joined by :func:`merge_indices`.
-    ``optimize``: see :func:`bmb_es._ingest.ingest`.
+    ``optimize``: see :func:`bmb_es._ingest.ingest`. ``on_plan`` is called with the planned corpus before any model
+    loads (the CLI counts its records there, for the progress bar's total).
     """
     setting = resolve_setting(setting, backend=backend, precision=precision, device=device, batch_size=batch_size)
     plan = plan_corpus(path, format, field_map)
+    if on_plan is not None:
+        on_plan(plan)
     engine = engine if engine is not None else open_engine()  # a cluster when BMB_ES_URL/BMB_OS_URL is set
+    if isinstance(engine, EmbeddedEngine):
+        engine.ensure_writable(index)  # a second writer is refused now, not after a model loaded and embedded
     if embedder is None:
         if model is None and index in engine.list_indices():
             model = engine.index_meta(index).model  # keep indexing with the model the index was built with
@@ -77,10 +83,14 @@ def index_path(
     return summary
 
 
+DUPLICATE_IDS_KEPT = 1000  # MergeSummary.duplicate_ids keeps the first ones only: memory must not grow with the merge
+
+
 @dataclass(slots=True)
 class MergeSummary:
     """What :func:`merge_indices` did. ``read`` = ``written + unchanged``; ``duplicates`` counts ids that
-    more than one source held (written once, from the last source)."""
+    more than one source held (written once, from the last source); ``duplicate_ids`` names the first
+    :data:`DUPLICATE_IDS_KEPT` of them."""
 
     index: str
     sources: list[str]
@@ -107,13 +117,17 @@ class MergeSummary:
 
 
 def _source_folder(source: str | Path, engine: Engine) -> Path:
-    """An embedded index folder: a path holding ``meta.json``, or an index name in ``engine``'s data dir."""
+    """An embedded index folder: a path holding ``meta.json``, or an index name in ``engine``'s data dir.
+
+    A damaged index that lost its ``meta.json`` is one too: reading it then says it is damaged.
+    """
+    from .engines.embedded._open_index import is_index
     from .engines.embedded._store import META_FILE
 
     candidate = Path(source).expanduser()
-    if (candidate / META_FILE).is_file():
+    if is_index(candidate):
         return candidate
-    if isinstance(engine, EmbeddedEngine) and (engine.root / str(source) / META_FILE).is_file():
+    if isinstance(engine, EmbeddedEngine) and is_index(engine.root / str(source)):
         return engine.root / str(source)
     raise IndexNotFoundError(
         f"merge source {str(source)!r}: not an embedded index folder (one holding {META_FILE}) "
@@ -146,6 +160,7 @@ def merge_indices(
     record indexed by two shards) is written once, from the last source, and counted in ``duplicates``.
     """
     from .engines.embedded._engine import iter_folder
+    from .engines.embedded._read import FolderIds
     from .engines.embedded._store import read_meta
 
     engine = engine if engine is not None else open_engine()  # a cluster when BMB_ES_URL/BMB_OS_URL is set
@@ -166,21 +181,25 @@ def merge_indices(
         raise InputError(f"merge: {into!r} is also a source; merge into a new index")
     engine.create_index(into, first)
     summary = MergeSummary(index=into, sources=[str(folder) for folder in folders])
-    seen: set[str] = set()
+    # The sources already copied: an id that one of them holds is a duplicate. Looked up batch by batch rather
+    # than remembered, so memory does not grow with the number of documents merged.
+    copied: list[FolderIds] = []
     since_commit = 0
     started = time.perf_counter()
     try:
         for folder in folders:
             for items in iter_folder(folder):
-                stored = engine.stored_hashes(into, [item.document.id for item in items])
+                ids = [item.document.id for item in items]
+                stored = engine.stored_hashes(into, ids)
+                repeated = set().union(*(source.held(ids) for source in copied))
                 pending = []
                 for item in items:
                     summary.read += 1
                     doc_id = item.document.id
-                    if doc_id in seen:
+                    if doc_id in repeated:
                         summary.duplicates += 1
-                        summary.duplicate_ids.append(doc_id)
-                    seen.add(doc_id)
+                        if len(summary.duplicate_ids) < DUPLICATE_IDS_KEPT:
+                            summary.duplicate_ids.append(doc_id)
                     if stored.get(doc_id) == item.content_hash:
                         summary.unchanged += 1
                         continue
@@ -192,6 +211,7 @@ def merge_indices(
                     if since_commit >= commit_every:
                         engine.commit(into)
                         since_commit = 0
+            copied.append(FolderIds(folder))
     finally:
         engine.commit(into)
         summary.seconds = time.perf_counter() - started

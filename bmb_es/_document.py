@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 # Fields that make up a document's content: a change in any of them means the stored vector is stale.
@@ -23,6 +23,12 @@ CONTENT_FIELDS: tuple[str, ...] = (
     "extra",
 )
 TEXT_FIELDS: tuple[str, ...] = ("title", "abstract", "body")
+# Longest id stored as it is, in UTF-8 bytes: Elasticsearch and OpenSearch refuse a longer _id, and tantivy does not
+# index a term of 65,530 bytes or more (each rerun would add a copy). Longer ids are hashed, identically for every
+# engine (see Document.bounded).
+MAX_ID_BYTES = 512
+ORIGINAL_ID = "original_id"  # the extra field that keeps an id too long to be the id
+LONG_ID = f"id: over {MAX_ID_BYTES} bytes → sha256 id"  # how Document.coerced notes it
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +48,11 @@ class Document:
         Metadata; ``date`` is ISO ``YYYY-MM-DD`` (or a prefix of it) as the source gives it.
     extra
         Every other source field, JSON-serialisable, kept so nothing the source had is lost.
+    coerced
+        What a reader changed to make the record indexable (e.g. ``"title: number → text"``), one note per value;
+        counted in the ingest summary, not stored, not part of the content.
+    origin
+        ``(file, line)`` of the source record, so a document that fails later is rejected naming it; not stored.
     """
 
     id: str
@@ -56,6 +67,8 @@ class Document:
     source: str = ""
     keywords: tuple[str, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
+    coerced: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    origin: tuple[str, int] | None = field(default=None, compare=False, repr=False)
 
     @property
     def year(self) -> str:
@@ -74,6 +87,23 @@ class Document:
             value = getattr(self, name)
             out[name] = list(value) if isinstance(value, tuple) else (dict(value) if name == "extra" else value)
         return out
+
+    def bounded(self) -> Document:
+        """This document, or when its id is longer than :data:`MAX_ID_BYTES` UTF-8 bytes a copy whose id is
+        ``sha256:<hex of the id>`` (stable: reruns upsert it) and whose ``extra`` keeps the id as ``original_id``
+        (``_original_id`` if the source has that field, and so on), noted in ``coerced``."""
+        encoded = self.id.encode("utf-8", "surrogatepass")  # an id that cannot be encoded is rejected later
+        if len(encoded) <= MAX_ID_BYTES:
+            return self
+        key = ORIGINAL_ID
+        while key in self.extra:
+            key = "_" + key
+        return replace(
+            self,
+            id=f"sha256:{hashlib.sha256(encoded).hexdigest()}",
+            extra={**self.extra, key: self.id},
+            coerced=(*self.coerced, LONG_ID),
+        )
 
     @classmethod
     def from_source(cls, source: Mapping[str, Any]) -> Document:

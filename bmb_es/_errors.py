@@ -6,6 +6,8 @@ exits with its ``exit_code``; nothing else in the package should call ``sys.exit
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class BmbError(Exception):
     """Base class: ``str(error)`` says what was wrong, where, and what to do."""
@@ -38,9 +40,38 @@ class QueryError(BmbError):
 
 
 class StorageError(BmbError):
-    """The data directory cannot be created or written."""
+    """The data directory cannot be created or written, or an index cannot be read as it is (see below)."""
 
     exit_code = 7
+
+
+class IndexDamagedError(StorageError):
+    """A file of an index is missing, truncated, or changed outside bmb-es; ``path`` names it.
+
+    A :class:`StorageError` (exit code 7). The message is one line: the file, what is wrong with it, and what to
+    do (``bmb-es check`` lists every damaged file; a damaged index is deleted and indexed again).
+
+    Parameters
+    ----------
+    path
+        The damaged file (or the folder where it should be).
+    problem
+        What is wrong with it, without the file's name.
+    index
+        The index's name.
+    """
+
+    def __init__(self, path: Path | str, problem: str, index: str) -> None:
+        self.path = Path(path)
+        self.problem = " ".join(problem.split())  # foreign messages (tantivy's) may span lines
+        self.index = index
+        super().__init__(
+            f"{self.path}: {self.problem}; index {index!r} is damaged: bmb-es check {index} lists every damaged "
+            f"file; delete it (bmb-es delete {index} --yes) and index again"
+        )
+
+    def __reduce__(self) -> tuple[type[IndexDamagedError], tuple[Path, str, str]]:
+        return type(self), (self.path, self.problem, self.index)  # picklable despite the extra arguments
 
 
 class ModelLoadError(BmbError):

@@ -2,8 +2,12 @@
 
 Guarantees (see DESIGN.md):
 
-* every record read is indexed or written to the reject log with file, line and reason;
-* ids are stable, so re-running is an upsert, never a duplicate;
+* every record read is indexed or written to the reject log with file, line and reason; a document that fails
+  here (an id or text no engine can store) is a reject too, never the end of the run;
+* ids are stable, so re-running is an upsert, never a duplicate; ids over 512 UTF-8 bytes are replaced by a hash
+  of themselves for every engine alike (see :meth:`Document.bounded`);
+* every value a reader coerced (wrong type, invalid UTF-8, lone surrogate) and every hashed id is counted in
+  ``IngestSummary.coerced``;
 * commits happen every ``commit_every`` documents (by default every 2,048 documents or 2 seconds, whichever
   comes later); a killed run loses at most the uncommitted tail, and re-running skips documents already stored
   with the same content (no re-embedding) and writes the rest.
@@ -39,7 +43,15 @@ ProgressCallback = Callable[["IngestSummary"], None]
 
 @dataclass(slots=True)
 class IngestSummary:
-    """What an ingest run did. ``read`` = ``indexed + updated + unchanged + duplicates + rejected``."""
+    """What an ingest run did. ``read`` = ``indexed + updated + unchanged + duplicates + rejected + unwritten``.
+
+    ``indexed`` and ``updated`` count documents written and committed; ``unwritten`` those of an interrupted run
+    that were read but not written (a re-run writes them). A chunk cut short while being written may be partly
+    committed: it counts as unwritten, and a re-run finds those documents unchanged.
+
+    ``coerced`` counts the values changed to make records indexable, per note (see ``Document.coerced``), in
+    ``coerced_records`` records; those records are counted in ``read`` like any other.
+    """
 
     index: str
     read: int = 0
@@ -57,6 +69,9 @@ class IngestSummary:
     segments: tuple[int, int] | None = None  # embedded engine: (before, after) when the run optimized the index
     optimize_seconds: float = 0.0
     retries: int = 0  # documents a cluster refused with back-pressure and that were sent again
+    unwritten: int = 0  # interrupted: documents read and due to be written, but not written
+    coerced: dict[str, int] = field(default_factory=dict)
+    coerced_records: int = 0
 
     @property
     def docs_per_second(self) -> float:
@@ -81,6 +96,9 @@ class IngestSummary:
             "segments": list(self.segments) if self.segments else None,
             "optimize_seconds": round(self.optimize_seconds, 3),
             "retries": self.retries,
+            "unwritten": self.unwritten,
+            "coerced": dict(sorted(self.coerced.items())),
+            "coerced_records": self.coerced_records,
         }
 
 
@@ -94,7 +112,9 @@ class RejectLog:
     def write(self, reject: Reject) -> None:
         if self._handle is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._handle = open(self.path, "a", encoding="utf-8")  # noqa: SIM115  # held open across writes
+            # Held open across writes. A file name that is not UTF-8 holds lone surrogates: written as \udcXX
+            # escapes, they read back as the same name (os.fsencode) instead of failing the run.
+            self._handle = open(self.path, "a", encoding="utf-8", errors="backslashreplace")  # noqa: SIM115
         self._handle.write(json.dumps(reject.to_json(), ensure_ascii=False) + "\n")
         self._handle.flush()
 
@@ -140,10 +160,25 @@ class Shard:
 
 def shard_of(key: str, count: int) -> int:
     """The shard of ``key`` among ``count``: stable across processes, machines and Python versions."""
-    return int.from_bytes(hashlib.sha1(key.encode("utf-8")).digest()[:8], "big") % count
+    # surrogatepass: a file name or id that is not valid UTF-8 must not stop the run (valid keys are unchanged).
+    return int.from_bytes(hashlib.sha1(key.encode("utf-8", "surrogatepass")).digest()[:8], "big") % count
 
 
 _DONE = object()
+
+
+@dataclass(slots=True)
+class _Job:
+    """A chunk's documents due to be written, their vectors being computed, and how many are new or updates.
+
+    The counts reach the summary only once the chunk is written, so an interrupted run never counts a document
+    the index does not hold.
+    """
+
+    pending: list[tuple[Document, str]]
+    vectors: Future[Vectors]
+    new: int
+    updated: int
 
 
 def prefetch(
@@ -277,21 +312,25 @@ def ingest(
     # for writes (torch, OpenVINO and the tokenizers release the GIL while they compute). One worker: two
     # embed() calls at once would only compete for the same cores (and OpenVINO deadlocks on it).
     encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bmb-es-embed")
-    jobs: deque[tuple[list[tuple[Document, str]], Future[Vectors]]] = deque()
+    jobs: deque[_Job] = deque()
 
-    def write(job: tuple[list[tuple[Document, str]], Future[Vectors]]) -> None:
+    def write() -> None:
+        """Write the oldest job, then count it (it leaves ``jobs`` once written, whatever happens next)."""
         nonlocal since_commit, last_commit
-        pending, vectors = job
+        job = jobs[0]
         engine.upsert(
             index,
             [
                 IndexedDocument(doc, digest, vector)
-                for (doc, digest), vector in zip(pending, vectors.result(), strict=True)
+                for (doc, digest), vector in zip(job.pending, job.vectors.result(), strict=True)
             ],
         )
-        summary.embedded += len(pending)
+        jobs.popleft()
+        summary.indexed += job.new
+        summary.updated += job.updated
+        summary.embedded += len(job.pending)
         summary.retries = engine.write_retries - retries_before
-        since_commit += len(pending)
+        since_commit += len(job.pending)
         if commit_every is not None:
             due = since_commit >= commit_every
         else:
@@ -303,19 +342,20 @@ def ingest(
 
     try:
         for chunk in stream:
-            pending = _classify(chunk, engine, index, seen, summary, log)
+            pending, new, updated = _classify(chunk, engine, index, seen, summary, log)
             if pending:
                 texts = [embed_text(document, embed_fields) for document, _ in pending]
-                jobs.append((pending, encoder.submit(embedder.embed, texts, batch_size=size)))
+                jobs.append(_Job(pending, encoder.submit(embedder.embed, texts, batch_size=size), new, updated))
             while len(jobs) > 1:  # the previous chunk is written while this one is embedded
-                write(jobs.popleft())
+                write()
             summary.seconds = time.perf_counter() - started
             if on_progress is not None:
                 on_progress(summary)
         while jobs:
-            write(jobs.popleft())
+            write()
     except KeyboardInterrupt:
         summary.interrupted = True
+        summary.unwritten = sum(job.new + job.updated for job in jobs)  # read, but not in the index
     finally:
         stream.close()  # stops the reader thread
         encoder.shutdown(wait=False, cancel_futures=True)  # an interrupted chunk's vectors are not needed
@@ -350,6 +390,21 @@ def optimize_index(engine: Engine, index: str, summary: IngestSummary) -> None:
     summary.optimize_seconds = time.perf_counter() - started
 
 
+def _checked(record: Document | Reject) -> Document | Reject:
+    """The document as every engine stores it (its id bounded, see :meth:`Document.bounded`), or a Reject when no
+    engine can store it (an id or text that does not encode): one bad document must not stop the run."""
+    if isinstance(record, Reject):
+        return record
+    try:
+        document = record.bounded()
+        document.id.encode("utf-8")  # strictly, as every engine's id must be
+        document.content_hash()  # encodes every other stored field
+    except Exception as error:
+        file, line = record.origin or ("(a document given to ingest)", 0)
+        return Reject(file, line, f"document {record.id[:80]!r} cannot be indexed: {type(error).__name__}: {error}")
+    return document
+
+
 def _classify(
     chunk: Sequence[Document | Reject],
     engine: Engine,
@@ -357,18 +412,25 @@ def _classify(
     seen: dict[str, str],
     summary: IngestSummary,
     log: RejectLog | None,
-) -> list[tuple[Document, str]]:
-    """Count the chunk's records and return the documents that need embedding, with their hashes."""
-    documents = [record for record in chunk if isinstance(record, Document)]
+) -> tuple[list[tuple[Document, str]], int, int]:
+    """Count the chunk's records; return the documents that need embedding, with their hashes, and how many
+    records are new and how many updates (counted in the summary once written)."""
+    checked = [_checked(record) for record in chunk]
+    documents = [record for record in checked if isinstance(record, Document)]
     stored = engine.stored_hashes(index, [doc.id for doc in documents if doc.id not in seen])
     pending: dict[str, tuple[Document, str]] = {}
-    for record in chunk:
+    new = updated = 0
+    for record in checked:
         summary.read += 1
         if isinstance(record, Reject):
             summary.rejected += 1
             if log is not None:
                 log.write(record)
             continue
+        if record.coerced:
+            summary.coerced_records += 1
+            for note in record.coerced:
+                summary.coerced[note] = summary.coerced.get(note, 0) + 1
         digest = record.content_hash()
         previous = seen.get(record.id, stored.get(record.id))
         if record.id in seen and previous == digest:
@@ -379,12 +441,12 @@ def _classify(
             seen[record.id] = digest
             continue
         if previous is None:
-            summary.indexed += 1
+            new += 1
         else:
-            summary.updated += 1
+            updated += 1
         seen[record.id] = digest
         pending[record.id] = (record, digest)  # a later copy in the same chunk replaces an earlier one
-    return list(pending.values())
+    return list(pending.values()), new, updated
 
 
 def default_reject_log(root: Path, index: str) -> Path:

@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ._document import Document
 from ._errors import QueryError
+from ._links import doi_url, pubmed_url
 from .embedding import EmbedderLike, EncoderSetting, load_embedder
-from .engines import Engine, EngineResponse, as_engine
-from .query import DEFAULT_FIELDS, QuerySpec, Rerank, ScoreMode, SearchRequest
+from .engines import Engine, EngineHit, EngineResponse, as_engine
+from .query import (
+    DEFAULT_BM25_WEIGHT,
+    DEFAULT_FIELDS,
+    DEFAULT_MODE,
+    DEFAULT_TOP_K,
+    MODES,
+    NEEDS_VECTOR,
+    PAPER_FIELDS,
+    Dialect,
+    Filters,
+    Fusion,
+    Mode,
+    QuerySpec,
+    Rerank,
+    Scored,
+    ScoreMode,
+    SearchPlan,
+    scored_hit,
+)
+from .query._request import check_text
 
 # One question at a time encodes faster on the CPU than on a GPU, and a CPU load can take the warm OpenVINO path that
 # imports no torch (figures: docs/benchmarks.md, "Where the defaults come from"). Pass an embedder or ``device`` to
@@ -43,33 +64,34 @@ class SearchResult:
     total: int
     body: dict[str, Any]
     took_ms: int
+    mode: Mode = "bm25"
 
     def to_json(self) -> dict[str, Any]:
+        """The question, mode, counts and hits; a hit with a PMID or DOI has ``pubmed_url`` / ``doi_url`` too."""
         return {
             "question": self.question,
+            "mode": self.mode,
             "total": self.total,
             "took_ms": self.took_ms,
-            "hits": [
-                {
-                    "rank": hit.rank,
-                    "id": hit.id,
-                    "score": hit.score,
-                    "bm25": hit.bm25,
-                    "cosine": hit.cosine,
-                    **{key: value for key, value in hit.document.to_source().items() if key != "id"},
-                }
-                for hit in self.hits
-            ],
+            "hits": [_hit_json(hit) for hit in self.hits],
         }
 
 
-def result_of(response: EngineResponse, question: str, body: dict[str, Any]) -> SearchResult:
+def _hit_json(hit: Hit) -> dict[str, Any]:
+    out: dict[str, Any] = {"rank": hit.rank, "id": hit.id, "score": hit.score, "bm25": hit.bm25, "cosine": hit.cosine}
+    out.update((key, value) for key, value in hit.document.to_source().items() if key != "id")
+    links = {"pubmed_url": pubmed_url(hit.document.pmid), "doi_url": doi_url(hit.document.doi)}
+    out.update((key, url) for key, url in links.items() if url is not None)
+    return out
+
+
+def result_of(response: EngineResponse, question: str, body: dict[str, Any], mode: Mode = "bm25") -> SearchResult:
     """An engine's typed hits, ranked, with their documents and the body that describes the search."""
     hits = [
         Hit(rank, hit.id, hit.score, Document.from_source(hit.source), hit.bm25, hit.cosine)
         for rank, hit in enumerate(response.hits, start=1)
     ]
-    return SearchResult(question=question, hits=hits, total=response.total, body=body, took_ms=response.took_ms)
+    return SearchResult(question, hits, response.total, body, response.took_ms, mode)
 
 
 def search(
@@ -77,19 +99,25 @@ def search(
     index: str,
     question: str,
     *,
-    rerank: bool = True,
+    mode: Mode | None = None,
+    rerank: bool | None = None,
     size: int = 10,
-    top_k: int = 50,
+    top_k: int = DEFAULT_TOP_K,
     query_weight: float = 0.0,
     rescore_query_weight: float = 1.0,
     score_mode: ScoreMode = "total",
-    fields: Sequence[str] = DEFAULT_FIELDS,
+    fields: Sequence[str] | None = None,
+    bm25_weight: float = DEFAULT_BM25_WEIGHT,
     embedder: EmbedderLike | None = None,
     model: str | None = None,
     device: str | None = QUESTION_DEVICE,
     setting: EncoderSetting | None = None,
+    year: str | None = None,
+    journal: str | None = None,
+    filters: Filters | None = None,
+    dialect: Dialect | None = None,
 ) -> SearchResult:
-    """Search ``index`` for ``question``: BM25, then (with ``rerank``) cosine re-rank of the top ``top_k``.
+    """Search ``index`` for ``question`` in one of the query modes (see :mod:`bmb_es.query._plan`).
 
     Parameters
     ----------
@@ -101,8 +129,20 @@ def search(
         The index name.
     question
         Plain-language text; it only ever becomes ``multi_match`` query text.
-    rerank, size, top_k, query_weight, rescore_query_weight, score_mode, fields
-        See :func:`bmb_es.build_query`.
+    mode
+        ``"rerank"`` (default: BM25 top ``top_k`` scored ``bm25_weight * minmax(bm25) + (1 - bm25_weight) *
+        cosine``), ``"paper"`` (the paper's pure cosine re-rank), ``"bm25"``, ``"dense"`` or ``"hybrid"``.
+    rerank
+        Shorthand kept from earlier releases: ``False`` is ``mode="bm25"``, ``True`` the default mode.
+    size, top_k
+        Hits returned; candidates per leg (BM25 top k, kNN k).
+    query_weight, rescore_query_weight, score_mode
+        The ``paper`` mode's rescore (see :func:`bmb_es.build_query`); the paper's re-rank is ``0 / 1 / total``.
+    fields
+        Searched fields with optional ``^boost``; default :data:`~bmb_es.query.DEFAULT_FIELDS`, and the paper's
+        ``title^2, abstract, body`` in ``paper`` mode.
+    bm25_weight
+        ``w`` of the ``rerank`` and ``hybrid`` modes.
     embedder, model
         The question encoder. By default the model the index was built with; naming another is refused
         (:class:`~bmb_es.ModelMismatchError`).
@@ -110,25 +150,159 @@ def search(
         How the question encoder runs when ``embedder`` is not given: ``setting``, else
         ``EncoderSetting(device=device)`` (device default ``"cpu"``, see :data:`QUESTION_DEVICE`; ``None`` lets
         sentence-transformers choose, e.g. a GPU). Give ``setting`` or a ``device`` other than the default, not both.
+    year, journal
+        Only papers published in these years (``"2019-2021"``, ``"2019"``, ``"2019-"``, ``"-2021"``) and in this
+        journal (its exact name as stored). On a cluster a ``bool.filter`` (``range`` on ``date``, ``term`` on
+        ``journal``); on the embedded engine the same documents, filtered in rank order. Scores are unchanged.
+    filters
+        The same as a :class:`~bmb_es.query.Filters`; give it or ``year``/``journal``, not both.
+    dialect
+        The dialect of ``result.body`` (``"elasticsearch"`` or ``"opensearch"``; default: the engine's own, and
+        ``"elasticsearch"`` on the embedded engine, which runs the request itself and so may describe it in either).
+        A cluster runs its own dialect: naming the other is refused (:class:`~bmb_es.QueryError`).
     """
-    if not question.strip():
-        raise QueryError("the query is empty: give a question or keywords")
+    results = search_many(
+        engine,
+        index,
+        [question],
+        mode=mode,
+        rerank=rerank,
+        size=size,
+        top_k=top_k,
+        query_weight=query_weight,
+        rescore_query_weight=rescore_query_weight,
+        score_mode=score_mode,
+        fields=fields,
+        bm25_weight=bm25_weight,
+        embedder=embedder,
+        model=model,
+        device=device,
+        setting=setting,
+        year=year,
+        journal=journal,
+        filters=filters,
+        dialect=dialect,
+    )
+    return next(results)
+
+
+def search_many(
+    engine: Engine | Any,
+    index: str,
+    questions: Sequence[str],
+    *,
+    mode: Mode | None = None,
+    rerank: bool | None = None,
+    size: int = 10,
+    top_k: int = DEFAULT_TOP_K,
+    query_weight: float = 0.0,
+    rescore_query_weight: float = 1.0,
+    score_mode: ScoreMode = "total",
+    fields: Sequence[str] | None = None,
+    bm25_weight: float = DEFAULT_BM25_WEIGHT,
+    embedder: EmbedderLike | None = None,
+    model: str | None = None,
+    device: str | None = QUESTION_DEVICE,
+    setting: EncoderSetting | None = None,
+    year: str | None = None,
+    journal: str | None = None,
+    filters: Filters | None = None,
+    dialect: Dialect | None = None,
+) -> Iterator[SearchResult]:
+    """Search ``index`` for each of ``questions``: one model load and one ``embed`` call for them all.
+
+    Everything is checked, and every question embedded, before this returns; the searches then run one by one as
+    the iterator is read, each a :class:`SearchResult` as :func:`search` returns it for that question. Parameters
+    are :func:`search`'s, applied to every question. An encoder may give a question embedded among others (padded
+    to the longest) a vector that differs from its own by rounding: scores may then differ from :func:`search`'s
+    in the last digits (up to 2e-4 with OpenVINO bf16 on 20 BioASQ questions, which kept every ranking).
+
+    Raises
+    ------
+    QueryError
+        An empty question or one that is not UTF-8 text (naming its position, 1-based), and what :func:`search`
+        refuses.
+    """
+    texts = list(questions)
+    for position, question in enumerate(texts, start=1):
+        try:
+            if not question.strip():
+                raise QueryError("the query is empty: give a question or keywords")
+            check_text(question)  # before a model loads to encode it
+        except QueryError as error:
+            raise error if len(texts) == 1 else QueryError(f"question {position}: {error}") from None
+    chosen = _mode(mode, rerank)
+    if filters is None:
+        filters = Filters.parse(year, journal)
+    elif year is not None or journal is not None:
+        raise TypeError(f"give filters= or year=/journal=, not both (filters={filters})")
     engine = as_engine(engine)
+    own: Dialect = "opensearch" if engine.kind == "opensearch" else "elasticsearch"
+    if dialect is not None and dialect != own and engine.kind in ("elasticsearch", "opensearch"):
+        raise QueryError(f"dialect {dialect}: this cluster is {engine.kind} and runs {own} request bodies")
+    if fields is None:
+        fields = PAPER_FIELDS if chosen == "paper" else DEFAULT_FIELDS
     spec = QuerySpec(
         size=size,
         fields=tuple(fields),
-        rerank=Rerank(top_k, query_weight, rescore_query_weight, score_mode) if rerank else None,
-        dialect="opensearch" if engine.kind == "opensearch" else "elasticsearch",
+        rerank=Rerank(top_k, query_weight, rescore_query_weight, score_mode),
+        dialect=dialect or own,
+        filters=filters,
     )
-    vector = None
-    if rerank:
+    vectors: list[Any] = [None] * len(texts)
+    if chosen in NEEDS_VECTOR and texts:
         meta = engine.index_meta(index)
         if embedder is None:
             embedder = load_embedder(model or meta.model, setting=_question_setting(setting, device))
         meta.check_compatible(index, embedder.name, embedder.dimension)
-        vector = embedder.embed([question.strip()])[0]
-    request = SearchRequest.build(question, vector, spec)
-    return result_of(engine.execute(index, request), question, request.to_body(spec.dialect))
+        vectors = list(embedder.embed([question.strip() for question in texts]))
+    fusion = Fusion(bm25_weight)
+    plans = [
+        SearchPlan.build(question, vector, spec, chosen, fusion)
+        for question, vector in zip(texts, vectors, strict=True)
+    ]
+    return _run_plans(engine, index, plans, texts, spec.dialect)
+
+
+def _run_plans(
+    engine: Engine, index: str, plans: Sequence[SearchPlan], questions: Sequence[str], dialect: Dialect
+) -> Iterator[SearchResult]:
+    for plan, question in zip(plans, questions, strict=True):
+        yield run_plan(engine, index, plan, question, dialect)
+
+
+def run_plan(engine: Engine, index: str, plan: SearchPlan, question: str, dialect: Dialect) -> SearchResult:
+    """Execute ``plan``'s legs on ``engine`` and, for fused modes, fuse their hits."""
+    body = plan.describe(dialect)
+    if plan.fusion is None:
+        return result_of(engine.execute(index, plan.legs[0]), question, body, plan.mode)
+    started = time.perf_counter()
+    candidates: list[Scored] = []
+    sources: dict[str, dict[str, Any]] = {}
+    total = 0
+    for position, leg in enumerate(plan.legs):
+        if position == 1 and candidates and all(item.bm25 is not None for item in candidates):
+            continue  # the re-rank leg told every BM25 score already (engines that report score parts)
+        response = engine.execute(index, leg)
+        total = max(total, response.total)
+        for hit in response.hits:
+            candidates.append(scored_hit(leg, hit.score, hit.bm25, hit.cosine, hit.id))
+            sources.setdefault(hit.id, hit.source)
+    fused = plan.fusion.fuse(candidates)[: plan.size]
+    hits = [EngineHit(item.id, score, sources[item.id], item.bm25, item.cosine) for item, score in fused]
+    took = int((time.perf_counter() - started) * 1000)
+    return result_of(EngineResponse(hits, total, took), question, body, plan.mode)
+
+
+def _mode(mode: Mode | None, rerank: bool | None) -> Mode:
+    """The mode asked for: ``mode``, else the older ``rerank`` flag, else the default."""
+    if mode is None:
+        return "bm25" if rerank is False else DEFAULT_MODE
+    if mode not in MODES:
+        raise QueryError(f"mode {mode!r}: choose one of {', '.join(MODES)}")
+    if rerank is False and mode != "bm25":
+        raise QueryError(f"rerank=False asks for BM25 alone but mode is {mode!r}: give one of them")
+    return mode
 
 
 def _question_setting(setting: EncoderSetting | None, device: str | None) -> EncoderSetting:

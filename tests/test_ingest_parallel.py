@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -21,45 +21,11 @@ from bmb_es._errors import IndexNotFoundError
 from bmb_es._ingest import Shard, ingest, prefetch, shard_of
 from bmb_es.embedding import Embedder, embed_text
 from bmb_es.readers import Reject, read_corpus
+from tests.support import HashEmbedder, write_corpus
 
-TOPICS = ["lung injury", "heart failure", "kidney disease", "liver fibrosis", "sepsis", "asthma", "stroke"]
-
-
-class HashEmbedder:
-    """A deterministic stand-in model: each text's vector depends on that text only (fast, no torch)."""
-
-    name = "hash-model"
-    dimension = 16
-    max_length = 64
-    backend = "test"
-    precision = "fp32"
-    selection = "test fp32 (hashes)"
-    default_batch_size = 32
-    fast_tokenizer = None
-
-    def __init__(self) -> None:
-        self.calls: list[int] = []
-
-    def embed(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
-        self.calls.append(len(texts))
-        rows = []
-        for text in texts:
-            seed = int.from_bytes(hashlib.sha1(text.encode()).digest()[:4], "big")
-            row = np.random.default_rng(seed).normal(size=self.dimension)
-            rows.append(row / np.linalg.norm(row))
-        return np.asarray(rows, dtype=np.float32).reshape(len(texts), self.dimension)
-
-
-def _write_corpus(path: Path, count: int, bad_every: int = 0) -> None:
-    with open(path, "w") as handle:
-        for number in range(count):
-            if bad_every and number % bad_every == bad_every - 1:
-                handle.write("{not json\n")
-                continue
-            topic = TOPICS[number % len(TOPICS)]
-            words = " ".join(["detail"] * (number % 37))  # varied lengths, so bucketing reorders
-            record = {"id": f"doc-{number:04d}", "title": f"Study {number} of {topic}", "abstract": f"{topic} {words}"}
-            handle.write(json.dumps(record) + "\n")
+# Re-exported: other test modules import them from here.
+_write_corpus = write_corpus
+__all__ = ["HashEmbedder", "_write_corpus"]
 
 
 # -- shards ---------------------------------------------------------------------------------------------------

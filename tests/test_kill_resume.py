@@ -16,21 +16,13 @@ import pytest
 from bmb_es import EmbeddedEngine
 from bmb_es.embedding import Embedder, embed_text
 from bmb_es.readers import read_corpus
+from tests.support import write_corpus
 
 pytestmark = pytest.mark.slow
-TOPICS = ["lung injury", "heart failure", "kidney disease", "liver fibrosis", "sepsis", "asthma", "stroke"]
 
 
 def _write_corpus(path: Path, count: int) -> None:
-    with open(path, "w") as handle:
-        for number in range(count):
-            topic = TOPICS[number % len(TOPICS)]
-            record = {
-                "id": f"doc-{number:04d}",
-                "title": f"Study {number} of {topic}",
-                "abstract": f"We report case {number} of {topic} in adults.",
-            }
-            handle.write(json.dumps(record) + "\n")
+    write_corpus(path, count, words=False)
 
 
 def _index(corpus: Path, home: Path) -> subprocess.Popen[bytes]:

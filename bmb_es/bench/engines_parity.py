@@ -91,7 +91,7 @@ def run_engine(
 
 def agreement(ours: Ranking, our_scores: Scores, theirs: Ranking, their_scores: Scores) -> dict[str, Any]:
     """Top-10 overlap, exact top-10 order matches, and Kendall tau of BM25 scores over ``ours``' top 50."""
-    from scipy.stats import kendalltau  # type: ignore[import-untyped]
+    from scipy.stats import kendalltau
 
     overlaps: list[float] = []
     same_order = 0

@@ -43,7 +43,7 @@ def mean_paper_mrr(run: Ranking, qrels: QrelsMap, k: int) -> tuple[float, list[f
 
 
 def _ranx_qrels(qrels: QrelsMap) -> Any:
-    from ranx import Qrels  # type: ignore[import-untyped]
+    from ranx import Qrels
 
     return Qrels({qid: {doc: int(grade) for doc, grade in docs.items() if grade > 0} for qid, docs in qrels.items()})
 

@@ -47,7 +47,9 @@ def render_ir(payload: Mapping[str, Any]) -> str:
         "(tantivy, Lucene-scale BM25) and questions are answered with the request body of `build_query` "
         "(BM25 `multi_match`, `rescore` with `script_score` cosine). *pure* = the paper's re-rank "
         "(query_weight 0, rescore weight 1); *weighted* = BM25 + w·(cosine+1), w tuned by "
-        f"{settings['weighted_rerank']['tuning']}. MRR@5/@10 and nDCG@10 are standard (ranx); "
+        f"{settings['weighted_rerank']['tuning']}. *as shipped* = `bmb_es.search(mode=...)` with every default, "
+        "nothing tuned on these labels (rerank: 0.4·minmax(BM25) + 0.6·cosine over the BM25 top 100; hybrid: "
+        "the same over BM25 top 100 and dense top 100). MRR@5/@10 and nDCG@10 are standard (ranx); "
         "**paper MRR@10** is the paper's variant (sum of 1/rank over *every* relevant document in the top 10; "
         f"can exceed 1). p = {settings['stat_test']} paired test of MRR@10 against BM25 (ranx). Debiased sets "
         "drop question/context pairs whose word overlap exceeds the threshold. "
@@ -92,9 +94,10 @@ def render_ir(payload: Mapping[str, Any]) -> str:
                 keys = [key for key in row if key.startswith("recall@")]
                 if keys:
                     recall_rows.append([label, name, *(row[key] for key in sorted(keys, key=lambda k: int(k[7:])))])
-        top_k = settings["top_k"]
-        parts.append("\nRecall@k of the candidate sets (the ceiling for re-ranking the top k):\n\n")
-        parts.append(md_table(["set", "system", *(f"R@{k}" for k in top_k)], recall_rows))
+        depths = sorted({int(key[7:]) for block in result["sets"].values() for row in block["systems"].values()
+                         for key in row if key.startswith("recall@")})  # fmt: skip
+        parts.append("\nRecall@k of every system (the ceiling for re-ranking its top k):\n\n")
+        parts.append(md_table(["set", "system", *(f"R@{k}" for k in depths)], recall_rows))
         names = list(result["sets"]["unfiltered"]["systems"])
         labels = list(result["sets"])
         parts.append("\nMRR@10 on every question set:\n\n")
@@ -111,6 +114,8 @@ def render_ir(payload: Mapping[str, Any]) -> str:
                 f"Kendall tau of the two BM25 scores over our top 50 = {fmt(parity['kendall_tau_scores_top50_mean'])} "
                 f"(mean over {parity['kendall_tau_queries']} questions).\n"
             )
+            if parity.get("warning"):
+                parts.append(f"\n> **Warning** — {parity['warning']}\n")
         for model, check in result["verification"].items():
             parts.append(
                 f"\nPrefix re-rank check ({model}): {check['identical']}/{check['checks']} rankings identical to "

@@ -1,9 +1,10 @@
-"""``bmb-es bench``: retrieval quality (``ir``) and speed (``speed``) benchmarks, results in ``bench/results``."""
+"""``bmb-es bench``: retrieval quality (``ir``) and speed (``speed``); results in ``<data dir>/bench-results``."""
 
 from __future__ import annotations
 
 import shlex
 import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,12 +14,53 @@ from ._app import _user_errors, app
 
 bench_app = typer.Typer(
     name="bench",
-    help="Benchmarks: retrieval quality (the paper's Table 9 and more) and speed. Results go to bench/results/.",
+    help="Benchmarks: retrieval quality (the paper's Table 9 and more) and speed. Results go to "
+    "<data dir>/bench-results/ (--out to choose).",
     no_args_is_help=True,
 )
 app.add_typer(bench_app, name="bench")
 
-OutOption = Annotated[Path, typer.Option("--out", help="Folder for the JSON, Markdown and PNG results.")]
+OutOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--out",
+        help="Folder for the JSON, Markdown and PNG results [default: <data dir>/bench-results, outside the "
+        "repository; give bench/results to publish them].",
+    ),
+]
+
+
+def _publish(
+    suite: str,
+    payload: dict[str, Any],
+    markdown: str,
+    plot: Callable[[Mapping[str, Any], Path], Path],
+    out: Path | None,
+    docs: Path | None,
+    console: Any,
+) -> None:
+    """Write a run's JSON, Markdown and plot (and the docs page, if asked), print the tables and where they went."""
+    from rich.markup import escape
+
+    from ..bench.report import update_docs, write_results
+
+    folder = _out_folder(out)
+    json_path, md_path = write_results(folder, suite, payload, markdown)
+    png = plot(payload, json_path.with_suffix(".png"))
+    if docs is not None:
+        update_docs(docs, folder)
+    typer.echo(markdown)
+    written = escape(f"{json_path}, {md_path}, {png}")  # paths are user text: printed as they are
+    console.print(f"[bold]bench {suite} done[/]: {written}")
+
+
+def _out_folder(out: Path | None) -> Path:
+    """``--out``, else ``<data dir>/bench-results``: a run does not write into the source tree unless asked."""
+    from .._config import data_dir
+
+    return out if out is not None else data_dir() / "bench-results"
+
+
 DocsOption = Annotated[
     Path | None,
     typer.Option("--docs", help="Also rewrite this Markdown page with the newest tables (e.g. docs/benchmarks.md)."),
@@ -129,19 +171,20 @@ def ir_command(
         int | None, typer.Option("--max-docs", min=1, help="Cap the corpus (relevant docs always kept).")
     ] = None,
     verify_sample: Annotated[int, typer.Option("--verify", min=0, help="Questions re-run through search() per k.")] = 5,
-    out: OutOption = Path("bench/results"),
+    out: OutOption = None,
     docs: DocsOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Retrieval quality: BM25, BM25 top-k + re-rank per model (pure and weighted), dense, fusion, a BM25 peer."""
     _require("ranx", "bm25s", "scipy", "matplotlib")
     from rich.console import Console
+    from rich.markup import escape
 
     from ..bench.datasets import load_datasets
     from ..bench.debias import OVERLAP_MEASURES
     from ..bench.ir import IRSettings, run_ir
     from ..bench.render import plot_ir, render_ir
-    from ..bench.report import envelope, update_docs, write_results
+    from ..bench.report import envelope
 
     if measure not in OVERLAP_MEASURES:
         raise typer.BadParameter(f"choose one of {', '.join(OVERLAP_MEASURES)}", param_hint="--debias")
@@ -173,13 +216,11 @@ def ir_command(
             payload["results"] = run_ir(datasets, settings, bars)
         finally:
             bars.close()
-        markdown = render_ir(payload)
-        json_path, md_path = write_results(out, "ir", payload, markdown)
-        png = plot_ir(payload, json_path.with_suffix(".png"))
-        if docs is not None:
-            update_docs(docs, out)
-    typer.echo(markdown)
-    console.print(f"[bold]bench ir done[/]: {json_path}, {md_path}, {png}")
+        _publish("ir", payload, render_ir(payload), plot_ir, out, docs, console)
+    for result in payload["results"]:  # a first stage that is not standard BM25 must not pass unnoticed
+        warning = (result.get("parity") or {}).get("warning")
+        if warning:
+            console.print(f"[bold red]WARNING[/] {escape(result['dataset']['name'])}: {escape(warning)}")
 
 
 @bench_app.command("speed")
@@ -227,7 +268,7 @@ def speed_command(
         typer.Option("--batch-size", min=1, help="Texts per encoder batch (default: each encoder's own)."),
     ] = None,
     no_compare: Annotated[bool, typer.Option("--no-compare", help="Skip the per-setting comparison.")] = False,
-    out: OutOption = Path("bench/results"),
+    out: OutOption = None,
     docs: DocsOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
@@ -243,7 +284,7 @@ def speed_command(
 
     from ..bench.embedding_speed import EmbeddingSpeedSettings
     from ..bench.render import plot_speed, render_speed
-    from ..bench.report import envelope, update_docs, write_results
+    from ..bench.report import envelope
     from ..bench.speed import SpeedSettings, run_speed
     from ..embedding import EncoderSetting
 
@@ -280,13 +321,7 @@ def speed_command(
             payload.update(run_speed(settings, bars))
         finally:
             bars.close()
-        markdown = render_speed(payload)
-        json_path, md_path = write_results(out, "speed", payload, markdown)
-        png = plot_speed(payload, json_path.with_suffix(".png"))
-        if docs is not None:
-            update_docs(docs, out)
-    typer.echo(markdown)
-    console.print(f"[bold]bench speed done[/]: {json_path}, {md_path}, {png}")
+        _publish("speed", payload, render_speed(payload), plot_speed, out, docs, console)
 
 
 @bench_app.command("render")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -13,7 +12,8 @@ from ._app import IndexOption, ModelOption, _user_errors, app
 
 if TYPE_CHECKING:
     from ..embedding import Embedder
-    from ..engines import Engine
+    from ..engines import Engine, IndexMeta
+    from ..engines._resources import Distribution, KnnEngine
 
 
 def _require_cluster(engine: Engine, what: str) -> Any:
@@ -29,6 +29,10 @@ def server_pipeline_embedder(engine: Engine, index: str, model_id: str) -> Embed
     cluster = _require_cluster(engine, "--server-pipeline")
     embedder: Embedder = cluster.use_server_pipeline(index, model_id)
     return embedder
+
+
+DIALECTS = ("elasticsearch", "opensearch")
+OLDEST_RELEASES = {"elasticsearch": (8, 18), "opensearch": (2,)}  # what the cluster engines connect to
 
 
 @app.command("setup")
@@ -58,25 +62,58 @@ def setup_command(
         typer.Option("--hybrid", help="OpenSearch: also create the bmb-es-hybrid search pipeline (neural-search)."),
     ] = False,
     print_only: Annotated[
-        bool, typer.Option("--print", help="Print the request bodies for the configured cluster; change nothing.")
+        bool,
+        typer.Option(
+            "--print",
+            help="Print the requests (Dev Tools form) instead of sending them. With --dialect no cluster is needed.",
+        ),
     ] = False,
+    dialect: Annotated[
+        str | None,
+        typer.Option(
+            "--dialect",
+            help="With --print: the bodies for elasticsearch or opensearch, without a cluster (default: the "
+            "configured cluster's).",
+        ),
+    ] = None,
+    server_version: Annotated[
+        str | None,
+        typer.Option(
+            "--server-version",
+            help="With --dialect: the release to print for, e.g. 8.19, 9.2, 2.19 (default: bodies that every "
+            "supported release accepts).",
+        ),
+    ] = None,
 ) -> None:
     """Create the index (mapping, analyzer, vector field sized for the model) and pipelines on the cluster."""
     from ..embedding import model_name
     from ..engines import IndexMeta, check_index_name, open_engine
-    from ..engines._resources import (
-        HYBRID_SEARCH_PIPELINE,
-        KNN_ENGINES,
-        hybrid_search_pipeline_body,
-        index_body,
-        ingest_pipeline_body,
-        pipeline_id,
-    )
+    from ..engines._cluster import parse_version
+    from ..engines._resources import KNN_ENGINES, dev_tools_text, setup_requests
 
     with _user_errors():
         check_index_name(index)
         if knn_engine not in KNN_ENGINES:
             raise typer.BadParameter("choose lucene or faiss", param_hint="--knn-engine")
+        if dialect is not None and not print_only:
+            raise typer.BadParameter(
+                "only with --print: setup reads the dialect from the cluster it connects to", param_hint="--dialect"
+            )
+        if dialect is not None and dialect not in DIALECTS:
+            raise typer.BadParameter("choose elasticsearch or opensearch", param_hint="--dialect")
+        if server_version is not None and dialect is None:
+            raise typer.BadParameter(
+                "only with --print --dialect: otherwise the cluster's own version is used",
+                param_hint="--server-version",
+            )
+        version = parse_version(server_version) if server_version is not None else ()
+        if server_version is not None and not version:
+            raise typer.BadParameter(
+                f"{server_version!r}: give a release such as 9.2 or 2.19", param_hint="--server-version"
+            )
+        if dialect is not None and version and version < OLDEST_RELEASES[dialect]:
+            oldest = ".".join(map(str, OLDEST_RELEASES[dialect]))
+            raise typer.BadParameter(f"bmb-es supports {dialect} {oldest} and later", param_hint="--server-version")
         if dimension is not None:
             meta = IndexMeta(model_name(model), dimension)
         else:
@@ -84,26 +121,31 @@ def setup_command(
 
             embedder = load_embedder(model)
             meta = IndexMeta(embedder.name, embedder.dimension)
-        cluster = _require_cluster(open_engine(), "bmb-es setup")
+        engine: KnnEngine = "faiss" if knn_engine == "faiss" else "lucene"
+
+        def print_requests(distribution: Distribution, version: tuple[int, ...]) -> None:
+            requests = setup_requests(
+                distribution,
+                meta,
+                index=index,
+                rerank_only=rerank_only,
+                knn_engine=engine,
+                version=version,
+                pipeline_model=pipeline_model,
+                hybrid=hybrid,
+            )
+            typer.echo(_print_header(distribution, version, meta, hybrid=hybrid) + dev_tools_text(requests), nl=False)
+
+        if dialect is not None:
+            print_requests("elasticsearch" if dialect == "elasticsearch" else "opensearch", version)
+            return
+        cluster = _require_cluster(
+            open_engine(), "bmb-es setup --print without --dialect" if print_only else "bmb-es setup"
+        )
         try:
-            cluster.knn_engine = knn_engine
+            cluster.knn_engine = engine
             if print_only:
-                bodies: dict[str, Any] = {
-                    f"PUT /{index}": index_body(
-                        cluster.kind,
-                        meta,
-                        rerank_only=rerank_only,
-                        knn_engine=cluster.knn_engine,
-                        version=cluster.version,
-                    )
-                }
-                if pipeline_model:
-                    bodies[f"PUT /_ingest/pipeline/{pipeline_id(pipeline_model)}"] = ingest_pipeline_body(
-                        cluster.kind, pipeline_model
-                    )
-                if hybrid and cluster.kind == "opensearch":
-                    bodies[f"PUT /_search/pipeline/{HYBRID_SEARCH_PIPELINE}"] = hybrid_search_pipeline_body()
-                typer.echo(json.dumps(bodies, indent=2))
+                print_requests(cluster.kind, cluster.version)
                 return
             cluster.create_index(index, meta, rerank_only=rerank_only)
             where = cluster.config.describe() if cluster.config else cluster.label
@@ -117,3 +159,17 @@ def setup_command(
                     typer.echo(f"search pipeline: {cluster.put_search_pipeline()}")
         finally:
             cluster.close()
+
+
+def _print_header(distribution: Distribution, version: tuple[int, ...], meta: IndexMeta, *, hybrid: bool) -> str:
+    """The ``#`` comment lines above ``setup --print``'s requests (Dev Tools skips them)."""
+    name = "Elasticsearch" if distribution == "elasticsearch" else "OpenSearch"
+    release = ".".join(map(str, version)) if version else "(every supported release)"
+    lines = [f"# bmb-es setup for {name} {release}, model {meta.model} ({meta.dimension}-d)"]
+    if distribution == "elasticsearch" and not version:
+        lines.append(
+            "# on 9.2+ bmb-es also sets index.mapping.exclude_source_vectors: false (see it with --server-version 9.2)"
+        )
+    if distribution == "elasticsearch" and hybrid:
+        lines.append("# --hybrid: Elasticsearch needs no search pipeline (the rrf retriever fuses on its own)")
+    return "\n".join(lines) + "\n"

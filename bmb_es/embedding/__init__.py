@@ -7,11 +7,20 @@ from ._base import (
     EmbedderLike,
     Vectors,
     as_embedder,
+    cut_for_model,
     embed_text,
     normalise,
 )
 from ._bucket import length_order
-from ._load import DEFAULT_MODEL, default_model_path, load_embedder, model_name
+from ._load import (
+    BIOASQ_MODEL,
+    DEFAULT_MODEL,
+    SHIPPED_MODELS,
+    default_model_path,
+    load_embedder,
+    model_name,
+    shipped_model_path,
+)
 from ._openvino import OpenVinoEmbedder
 from ._sentence_transformers import SentenceTransformerEmbedder
 from ._setting import (
@@ -31,12 +40,14 @@ from ._tfhub import TfHubEmbedder
 
 __all__ = [
     "BACKENDS",
+    "BIOASQ_MODEL",
     "DEFAULT_EMBED_FIELDS",
     "DEFAULT_MODEL",
     "PRECISIONS",
     "REMOVED_BACKENDS",
     "RUN_BACKENDS",
     "RUN_PRECISIONS",
+    "SHIPPED_MODELS",
     "Backend",
     "CallerEmbedder",
     "Embedder",
@@ -50,6 +61,7 @@ __all__ = [
     "TfHubEmbedder",
     "Vectors",
     "as_embedder",
+    "cut_for_model",
     "default_model_path",
     "embed_text",
     "length_order",
@@ -57,4 +69,5 @@ __all__ = [
     "model_name",
     "normalise",
     "resolve_setting",
+    "shipped_model_path",
 ]

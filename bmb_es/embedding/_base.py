@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -77,6 +78,21 @@ class Embedder(EmbedderLike, Protocol):
         ...
 
 
+class NamedModel:
+    """The ``name`` and ``dimension`` an embedder reports: read-only, set once when its model is loaded."""
+
+    _name: str
+    _dimension: int
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+
 CALLER_BATCH_SIZE = 32  # texts per batch for an embedder that names no default of its own
 
 
@@ -128,6 +144,46 @@ def embed_text(document: Document, fields: Sequence[str] = DEFAULT_EMBED_FIELDS)
     for part in parts[1:]:
         joined += (" " if joined[-1] in ".?!:" else ". ") + part
     return joined
+
+
+# Long texts are cut before they are tokenised. The model sees only its first max_length tokens, but a tokenizer
+# first builds every token of the whole text, with offsets and alignments (~100 bytes per character): a 50 MB
+# abstract took 5.6 GB. The cut keeps the first CUT_WORDS_PER_TOKEN * max_length whitespace-separated words. Every
+# tokenizer these models use splits at whitespace and makes at least one token of each word (a word it cannot
+# split is one [UNK]), so the kept words make at least max_length tokens, each the same token as in the whole
+# text: the model sees exactly what it saw before and vectors do not change (tests/embedding/test_cut.py checks
+# tokens and vectors). The one exception is a word made only of characters the tokenizer drops (control or
+# zero-width characters); the factor 2 leaves room for half the words to be such.
+# Memory needs a bound in characters too: at most CUT_CHARS_PER_TOKEN per token of max_length (CUT_MIN_CHARS at
+# least). Words of real text, English, chemistry, gene names or URLs alike, average well under 64 characters, so
+# the bound only cuts a text whose start is mostly whitespace runs or strings of thousands of characters without a
+# space (a sequence, a base64 blob); its vector may then differ from one of the whole text.
+CUT_WORDS_PER_TOKEN = 2
+CUT_CHARS_PER_TOKEN = 64
+CUT_MIN_CHARS = 16_384  # texts up to this long are never cut
+CUT_BACK_CHARS = 256  # at the character bound, how far back the cut looks for whitespace, so no word is split
+_WORD = re.compile(r"\S+")
+
+
+def cut_for_model(text: str, max_length: int) -> str:
+    """``text``, or its start when it is longer than a model of ``max_length`` tokens can see.
+
+    Texts of up to :data:`CUT_MIN_CHARS` characters are returned as they are; longer ones end after their first
+    ``CUT_WORDS_PER_TOKEN * max_length`` words, and after ``max(CUT_MIN_CHARS, max_length * CUT_CHARS_PER_TOKEN)``
+    characters at the most. See the note above :data:`CUT_WORDS_PER_TOKEN` for why the model sees the same tokens.
+    """
+    if len(text) <= CUT_MIN_CHARS:
+        return text
+    limit = max(CUT_MIN_CHARS, max_length * CUT_CHARS_PER_TOKEN)
+    for words, match in enumerate(_WORD.finditer(text, 0, limit), start=1):
+        if words >= CUT_WORDS_PER_TOKEN * max_length:
+            return text[: match.end()]
+    if len(text) <= limit:
+        return text
+    # The character bound: at the last whitespace before it, if there is one near it.
+    window = text[limit - CUT_BACK_CHARS : limit + 1]
+    spaces = [position for position, char in enumerate(window) if char.isspace()]
+    return text[: limit - CUT_BACK_CHARS + spaces[-1]] if spaces else text[:limit]
 
 
 def normalise(vectors: npt.NDArray[np.floating]) -> Vectors:

@@ -29,6 +29,32 @@ from ._verify import VERDICTS_FILE, Verdict, VerdictCache, verify
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 DEFAULT_ALIASES = frozenset({"default", DEFAULT_MODEL, "all-MiniLM-L6-v2"})
+# Models that ship inside bmb-es (models/ in the repository, bmb_es/_resources/models/ in a wheel): the id an index
+# records, and the folder. They load offline like the default.
+BIOASQ_MODEL = "bmb-es/minilm-bioasq"
+SHIPPED_MODELS: dict[str, str] = {BIOASQ_MODEL: "bmb-minilm-bioasq"}
+SHIPPED_ALIASES: dict[str, str] = {"bioasq": BIOASQ_MODEL, "minilm-bioasq": BIOASQ_MODEL, BIOASQ_MODEL: BIOASQ_MODEL}
+_REPO = Path(__file__).resolve().parents[2]
+
+
+def shipped_model_path(name: str) -> Path:
+    """The folder of a model that ships inside bmb-es (see :data:`SHIPPED_MODELS`).
+
+    Raises
+    ------
+    ModelLoadError
+        The folder is missing (an install without the ``models/`` files).
+    """
+    from importlib import resources
+
+    folder = SHIPPED_MODELS[name]
+    packaged = resources.files("bmb_es").joinpath("_resources", "models", folder)
+    if packaged.is_dir():
+        return Path(str(packaged))
+    path = _REPO / "models" / folder
+    if not (path / "model.safetensors").is_file():
+        raise ModelLoadError(f"model {name!r}: its folder {path} is missing; reinstall bmb-es")
+    return path
 
 
 def default_model_path() -> Path:
@@ -53,6 +79,8 @@ def model_name(model: str | None) -> str:
     """How the index records ``model``: the canonical id for the default, an absolute path for folders."""
     if model is None or model in DEFAULT_ALIASES:
         return DEFAULT_MODEL
+    if model in SHIPPED_ALIASES:
+        return SHIPPED_ALIASES[model]
     path = Path(model).expanduser()
     if not path.exists():
         return model
@@ -269,6 +297,8 @@ def load_embedder(
     name = model_name(model)
     if name == DEFAULT_MODEL:
         path: Path | None = default_model_path()
+    elif name in SHIPPED_MODELS:
+        path = shipped_model_path(name)
     else:
         candidate = Path(name)
         path = candidate if candidate.exists() else None

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import ModelLoadError
-from ._base import Vectors, normalise
+from ._base import Vectors, cut_for_model, normalise
 from ._setting import RunPrecision, run_precision
 from ._tokens import pad_batch, sorted_batches, token_inputs
 
@@ -46,7 +46,7 @@ PREPARED_FORMAT = 2  # bump when the folder layout or the traced graph changes
 
 def openvino_available() -> bool:
     try:
-        import openvino  # type: ignore[import-untyped,import-not-found,unused-ignore]  # noqa: F401
+        import openvino  # noqa: F401
     except ImportError:
         return False
     return True
@@ -123,7 +123,7 @@ def prepare(model: Any, name: str, folder: Path) -> None:
     ModelLoadError
         The model has no fast tokenizer or its pipeline cannot be traced; OpenVINO cannot run it.
     """
-    import openvino  # type: ignore[import-untyped,import-not-found,unused-ignore]
+    import openvino
     import torch
 
     route = token_inputs(model)
@@ -213,7 +213,7 @@ class OpenVinoEmbedder:
     def __init__(self, folder: Path, precision: RunPrecision = "bf16") -> None:
         precision = run_precision(precision)
         try:
-            import openvino  # type: ignore[import-untyped,import-not-found,unused-ignore]
+            import openvino
             import tokenizers
         except ImportError as error:
             raise ModelLoadError(
@@ -276,6 +276,7 @@ class OpenVinoEmbedder:
         if not texts:
             return out
         size = batch_size or OV_BATCH_SIZE
+        texts = [cut_for_model(text, self.max_length) for text in texts]  # tokenising a huge text costs GBs
         if len(texts) <= size:  # a question or a few: one request spread over every core
             encodings = self._tokenizer.encode_batch(list(texts))
             with self._lock:

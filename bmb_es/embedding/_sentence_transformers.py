@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ._base import Vectors, normalise
+from ._base import NamedModel, Vectors, cut_for_model, normalise
 from ._bucket import bucketed
 from ._setting import RunPrecision, run_precision
 from ._tokens import TokenInputs, pad_batch, sorted_batches, token_inputs
@@ -30,7 +30,7 @@ def token_lengths(tokenizer: Any, texts: Sequence[str], max_length: int) -> list
     return [len(ids) for ids in encoded["input_ids"]]
 
 
-class SentenceTransformerEmbedder:
+class SentenceTransformerEmbedder(NamedModel):
     """A sentence-transformers model (loaded lazily by :func:`~bmb_es.embedding.load_embedder`).
 
     Parameters
@@ -54,14 +54,6 @@ class SentenceTransformerEmbedder:
         self.selection = f"torch {precision}"  # load_embedder() replaces this with why it was chosen
         # Tokenise once in Rust and feed the modules directly, when that provably builds the model's own inputs.
         self._route: TokenInputs | None = token_inputs(model)
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def dimension(self) -> int:
-        return self._dimension
 
     @property
     def max_length(self) -> int:
@@ -144,6 +136,7 @@ class SentenceTransformerEmbedder:
         size = batch_size or self.default_batch_size
         if not texts:
             return np.zeros((0, self._dimension), dtype=np.float32)
+        texts = [cut_for_model(text, self.max_length) for text in texts]  # tokenising a huge text costs GBs
         if self._route is not None:
             return normalise(self._embed_routed(self._route, texts, size))
         # sentence-transformers' own tokenising: our length bucketing over the whole call, then order restored.

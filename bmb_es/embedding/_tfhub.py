@@ -18,7 +18,7 @@ import numpy as np
 
 from .._errors import ModelLoadError
 from .._load_order import load_triton_before_tensorflow
-from ._base import Vectors, normalise
+from ._base import NamedModel, Vectors, cut_for_model, normalise
 
 TFHUB_BATCH_SIZE = 32
 
@@ -27,7 +27,7 @@ def is_tfhub_folder(path: Path) -> bool:
     return (path / "saved_model.pb").is_file()
 
 
-class TfHubEmbedder:
+class TfHubEmbedder(NamedModel):
     """A TF-Hub SavedModel used as an embedder (requires the ``tf`` extra)."""
 
     backend = "tensorflow"
@@ -62,14 +62,6 @@ class TfHubEmbedder:
         self._dimension = int(self._run(["dimension probe"]).shape[1])
 
     @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def dimension(self) -> int:
-        return self._dimension
-
-    @property
     def max_length(self) -> int:
         return self._max_length
 
@@ -80,7 +72,8 @@ class TfHubEmbedder:
             if isinstance(output, dict):
                 output = output.get("default", output.get("outputs", next(iter(output.values()))))
             return np.asarray(output, dtype=np.float32)
-        encoded = self._tokenizer.encode_batch(list(texts))
+        # Cut first: tokenising a huge text costs GBs (a model reading raw text may use all of it: not cut).
+        encoded = self._tokenizer.encode_batch([cut_for_model(text, self._max_length) for text in texts])
         mask = np.asarray([item.attention_mask for item in encoded], dtype=np.int32)
         inputs = {
             "input_word_ids": tf.constant(np.asarray([item.ids for item in encoded], dtype=np.int32)),

@@ -3,7 +3,8 @@
 ``BMB_ES_*`` configures an Elasticsearch cluster, ``BMB_OS_*`` an OpenSearch one:
 
 =====================  ===========================================================
-``*_URL``              ``https://host:9200`` (user:password in the URL is taken as basic auth)
+``*_URL``              ``https://host:9200``; ``user:password@`` before the host is taken as basic auth
+                       (it ends at the last ``@``, so the password may hold any character; %-escapes decoded)
 ``*_API_KEY``          Elasticsearch API key (the base64 ``id:key`` form, or ``id:key``)
 ``*_USER``/``*_PASSWORD``  basic auth
 ``*_BEARER``           a bearer token (``Authorization: Bearer ...``)
@@ -21,7 +22,7 @@ import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from .._errors import InputError
 from ._retry import RetryPolicy
@@ -54,29 +55,46 @@ class ClusterConfig:
     verify: bool = True
     request_timeout: float = 60.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # The password as the URL spelled it (maybe percent-encoded): a secret too, redacted like the others.
+    _written_password: str = field(default="", init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        parts = urlsplit(self.url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise InputError(f"cluster URL {redact_url(self.url)!r}: expected http(s)://host[:port]")
-        if parts.username or parts.password:
-            # Credentials in the URL become basic auth and leave the URL, so it can be shown.
-            object.__setattr__(self, "username", self.username or unquote(parts.username or ""))
-            object.__setattr__(self, "password", self.password or unquote(parts.password or ""))
-            object.__setattr__(self, "url", redact_url(self.url, drop=True))
+        # Credentials in the URL become basic auth and leave the URL, so it can be shown.
+        url, username, password = split_url(self.url)
+        object.__setattr__(self, "_written_password", _password_as_written(self.url))
+        object.__setattr__(self, "url", url)
+        if username is not None:
+            object.__setattr__(self, "username", self.username if self.username is not None else username)
+            object.__setattr__(self, "password", self.password if self.password is not None else password)
         if self.ca_certs and not os.path.isfile(self.ca_certs):
             raise InputError(f"CA bundle {self.ca_certs}: no such file")
 
     @property
-    def secrets(self) -> tuple[str, ...]:
-        """Every secret, also in the encoded forms that reach HTTP headers."""
+    def has_basic_auth(self) -> bool:
+        """Whether a user is set: basic auth is sent (an empty password for a URL that names only a user)."""
+        return self.username is not None and self.password is not None
+
+    def basic_auth_header(self) -> dict[str, str]:
+        """The basic-auth header, UTF-8 encoded as the Elasticsearch client does (urllib3's default is latin-1,
+        which cannot encode every password)."""
         import base64
 
-        values = [self.api_key, self.password, self.bearer]
+        if not self.has_basic_auth:
+            return {}
+        pair = f"{self.username}:{self.password}".encode()
+        return {"authorization": f"Basic {base64.b64encode(pair).decode()}"}
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret, also in the encoded forms that reach HTTP headers or URLs."""
+        import base64
+
+        values = [self.api_key, self.password, self.bearer, self._written_password]
         if self.api_key:
             values.append(_api_key_value(self.api_key))
-        if self.username and self.password:
-            values.append(base64.b64encode(f"{self.username}:{self.password}".encode()).decode())
+        if self.password:
+            values.append(quote(self.password, safe=""))
+            values.append(base64.b64encode(f"{self.username or ''}:{self.password}".encode()).decode())
         return tuple(value for value in values if value)
 
     def redact(self, text: str) -> str:
@@ -176,16 +194,85 @@ def _api_key_value(api_key: str) -> str:
     return api_key
 
 
+URL_FORM = "http(s)://[user:password@]host[:port][/path]"
+
+
+def split_url(url: str) -> tuple[str, str | None, str | None]:
+    """``(url without credentials, username, password)`` of a cluster URL; InputError if it cannot be read.
+
+    The credentials end at the last ``@``, so a password may hold ``#``, ``/``, ``?``, ``@`` and ``:`` as they
+    are; percent-escapes in them are decoded (a literal ``%`` followed by two hex digits is written ``%25``).
+    A URL naming only a user gives the password ``""``. Without a port the scheme's own is written out (80 or
+    443), as browsers and curl read such a URL. Messages show the URL without its password.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in ("http", "https"):
+        raise InputError(f"cluster URL {redact_url(url)!r}: expected {URL_FORM}")
+    scheme = scheme.lower()
+    userinfo, at, location = rest.rpartition("@")
+    username: str | None = None
+    password: str | None = None
+    if at:
+        user_text, colon, password_text = userinfo.partition(":")
+        try:
+            username = unquote(user_text, errors="strict")
+            password = unquote(password_text, errors="strict") if colon else ""
+        except UnicodeDecodeError:
+            raise InputError(
+                f"cluster URL {redact_url(url)!r}: the user or password holds a %-escape that is not UTF-8 text "
+                f"(write a literal % as %25); expected {URL_FORM}"
+            ) from None
+    host_port, slash, path = location.partition("/")
+    problem = _location_problem(host_port, slash + path)
+    if problem:
+        raise InputError(f"cluster URL {redact_url(url)!r}: {problem}; expected {URL_FORM}")
+    parts = urlsplit(f"{scheme}://{host_port}")
+    port = parts.port or (443 if scheme == "https" else 80)
+    host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname
+    return f"{scheme}://{host}:{port}{(slash + path).rstrip('/')}", username, password
+
+
+def _password_as_written(url: str) -> str:
+    """The password part of ``url``'s credentials as written, or ``""``."""
+    userinfo, at, _ = url.partition("://")[2].rpartition("@")
+    return userinfo.partition(":")[2] if at else ""
+
+
+def _location_problem(host_port: str, path: str) -> str:
+    """What is wrong with the ``host[:port]`` and path after the credentials, or ``""``."""
+    if any(char in host_port + path for char in "?#"):
+        return "a query string or fragment is not part of a cluster address"
+    if not host_port or any(char.isspace() for char in host_port + path):
+        return "no host, or a space in it"
+    try:
+        parts = urlsplit(f"http://{host_port}")
+        port = parts.port  # ValueError for a port that is not a number from 0 to 65535
+    except ValueError:
+        return "the port is not a number from 1 to 65535"
+    if not parts.hostname or port == 0:
+        return "no host, or port 0"
+    return ""
+
+
 def redact_url(url: str, *, drop: bool = False) -> str:
-    """``url`` without its password (``drop``: without user and password)."""
-    parts = urlsplit(url)
-    if not (parts.username or parts.password):
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    netloc = host if drop else f"{parts.username or ''}:{REDACTED}@{host}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    """``url`` without its password (``drop``: without user and password), also when it cannot be parsed.
+
+    The credentials are what comes before the last ``@``; a URL without one but with something other than a
+    port after a ``:`` (``http://user:password``, the host forgotten) has that part replaced as well.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    userinfo, at, location = rest.rpartition("@")
+    prefix = f"{scheme}://" if sep else ""
+    if at:
+        user = userinfo.partition(":")[0]
+        return f"{prefix}{location}" if drop else f"{prefix}{user}:{REDACTED}@{location}"
+    host_port, slash, path = location.partition("/")
+    _, colon, port = host_port.rpartition(":")
+    if colon and not port.isdigit() and not host_port.endswith("]"):
+        return f"{prefix}{REDACTED}{slash}{path}"
+    return url
 
 
 def redact_all(text: str, secrets: Iterable[str]) -> str:

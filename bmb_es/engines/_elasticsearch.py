@@ -16,7 +16,7 @@ from elasticsearch import ApiError, Elasticsearch, TransportError, UnsupportedPr
 from elasticsearch._version import __versionstr__ as CLIENT_VERSION
 from elasticsearch.helpers import streaming_bulk
 
-from .._errors import ClusterError
+from .._errors import ClusterError, InputError
 from ._cluster import ClusterEngine, OtherDistribution, parse_version
 from ._cluster_config import ClusterConfig
 from ._resources import Distribution
@@ -77,9 +77,12 @@ class ElasticsearchEngine(ClusterEngine):
             kwargs["api_key"] = (key_id, key) if colon else config.api_key  # id:key, or the encoded form
         elif config.bearer:
             kwargs["bearer_auth"] = config.bearer
-        elif config.username and config.password:
-            kwargs["basic_auth"] = (config.username, config.password)
-        client = Elasticsearch(config.url, **kwargs)
+        elif config.has_basic_auth:
+            kwargs["headers"] = config.basic_auth_header()  # UTF-8; basic_auth would encode it as ASCII
+        try:
+            client = Elasticsearch(config.url, **kwargs)
+        except ValueError as error:  # the client's own checks; the URL and options are ours, the message theirs
+            raise InputError(config.redact(f"cluster URL {config.url!r}: {error}")) from None
         engine = cls(client, config=config, owns_client=True)
         info: Mapping[str, Any] | None = None
         other: Any = None

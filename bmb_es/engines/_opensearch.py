@@ -17,9 +17,7 @@ from opensearchpy.helpers import streaming_bulk
 from .._errors import ClusterError, InputError
 from ._cluster import ClusterEngine, OtherDistribution, parse_version
 from ._cluster_config import ClusterConfig
-from ._resources import HYBRID_SEARCH_PIPELINE, Distribution, hybrid_search_pipeline_body
-
-FAISS_COSINE_VERSION = (2, 19)
+from ._resources import FAISS_COSINE_VERSION, HYBRID_SEARCH_PIPELINE, Distribution, hybrid_search_pipeline_body
 
 
 class OpenSearchEngine(ClusterEngine):
@@ -51,9 +49,12 @@ class OpenSearchEngine(ClusterEngine):
             kwargs["ca_certs"] = config.ca_certs
         if config.bearer:
             kwargs["headers"] = {"authorization": f"Bearer {config.bearer}"}
-        elif config.username and config.password:
-            kwargs["http_auth"] = (config.username, config.password)
-        client = OpenSearch(hosts=[config.url], **kwargs)
+        elif config.has_basic_auth:
+            kwargs["headers"] = config.basic_auth_header()  # UTF-8; http_auth would encode it as latin-1
+        try:
+            client = OpenSearch(hosts=[config.url], **kwargs)
+        except ValueError as error:  # the client's own checks; the URL and options are ours, the message theirs
+            raise InputError(config.redact(f"cluster URL {config.url!r}: {error}")) from None
         engine = cls(client, config=config, owns_client=True)
         try:
             with engine._errors("connecting"):

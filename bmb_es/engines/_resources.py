@@ -2,7 +2,9 @@
 
 The JSON files are the single source: in a wheel they live under ``bmb_es/_resources/`` (see the
 ``force-include`` table in pyproject.toml); in an editable install they are read from the repository.
-Keys starting with ``_comment`` document the files and are removed before a body is sent.
+Each file is a body a user can send as it is (``mappings/README.md`` and ``pipelines/README.md`` say what each
+is for and what to fill in); bmb-es sends the same body with the model's dimension, ``_meta`` and, for
+pipelines, the model id filled in.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from ._base import IndexMeta
 Distribution = Literal["elasticsearch", "opensearch"]
 KnnEngine = Literal["lucene", "faiss"]
 KNN_ENGINES: tuple[str, ...] = ("lucene", "faiss")
+FAISS_COSINE_VERSION = (2, 19)  # OpenSearch's faiss engine accepts space_type cosinesimil from 2.19 on
 
 EMBED_TEXT_FIELD = "embed_text"  # what bmb-es sends for the server-side pipeline to embed
 INGEST_ERROR_FIELD = "ingest_error"
@@ -41,20 +44,12 @@ def resource_path(kind: Literal["mappings", "pipelines"], *parts: str) -> Path:
     return path
 
 
-def _strip_comments(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: _strip_comments(item) for key, item in value.items() if not key.startswith("_comment")}
-    if isinstance(value, list):
-        return [_strip_comments(item) for item in value]
-    return value
-
-
 def load_resource(kind: Literal["mappings", "pipelines"], *parts: str) -> dict[str, Any]:
-    """A shipped JSON body with its ``_comment`` keys removed."""
+    """A shipped JSON body, exactly as the file holds it."""
     data = json.loads(resource_path(kind, *parts).read_text(encoding="utf-8"))
     if not isinstance(data, dict):
         raise InputError(f"{kind}/{'/'.join(parts)}: expected a JSON object")
-    return dict(_strip_comments(data))
+    return data
 
 
 def mapping_file(distribution: Distribution, *, rerank_only: bool = False, knn_engine: KnnEngine = "lucene") -> str:
@@ -80,12 +75,24 @@ def index_body(
 ) -> dict[str, Any]:
     """The ``PUT /<index>`` body for ``meta``: the shipped mapping with the vector size and ``_meta`` filled in.
 
-    ``version`` is the server's (major, minor, ...). On Elasticsearch 9.2+ vectors would be left out of
-    ``_source`` by default; bmb-es keeps them there (``index.mapping.exclude_source_vectors: false``) so
-    ``get`` returns them as on 8.x.
+    ``version`` is the server's (major, minor, ...); empty when unknown, which gives the body every supported
+    release of ``distribution`` accepts. On Elasticsearch 9.2+ vectors would be left out of ``_source`` by
+    default; bmb-es keeps them there (``index.mapping.exclude_source_vectors: false``, a setting 8.x and 9.0-9.1
+    refuse) so ``get`` returns them as on 8.x.
+
+    Raises
+    ------
+    InputError
+        A similarity other than cosine, ``faiss`` on Elasticsearch, or ``faiss`` on OpenSearch before 2.19.
     """
     if meta.similarity != "cosine":
         raise InputError(f"similarity {meta.similarity!r}: the shipped mappings use cosine")
+    faiss = distribution == "opensearch" and knn_engine == "faiss" and not rerank_only
+    if faiss and version and version[:2] < FAISS_COSINE_VERSION:
+        raise InputError(
+            f"--knn-engine faiss with cosinesimil needs OpenSearch 2.19+ (not {'.'.join(map(str, version))}); "
+            "use the default lucene engine"
+        )
     body = load_resource(
         "mappings", distribution, mapping_file(distribution, rerank_only=rerank_only, knn_engine=knn_engine)
     )
@@ -122,3 +129,47 @@ def hybrid_search_pipeline_body(bm25_weight: float = 0.3, knn_weight: float = 0.
     processor = body["phase_results_processors"][0]["normalization-processor"]
     processor["combination"]["parameters"]["weights"] = [float(bm25_weight), float(knn_weight)]
     return body
+
+
+def setup_requests(
+    distribution: Distribution,
+    meta: IndexMeta,
+    *,
+    index: str,
+    rerank_only: bool = False,
+    knn_engine: KnnEngine = "lucene",
+    version: tuple[int, ...] = (),
+    pipeline_model: str | None = None,
+    hybrid: bool = False,
+) -> list[tuple[str, dict[str, Any]]]:
+    """What ``bmb-es setup`` sends, in order: ``("PUT <path>", body)`` for the index and each pipeline.
+
+    Parameters
+    ----------
+    distribution, version
+        The cluster's; ``version`` empty gives the bodies every supported release accepts.
+    meta
+        The model the index is for (its name and dimension go into the mapping).
+    index
+        The index name.
+    rerank_only, knn_engine
+        The mapping variant (see :func:`mapping_file`).
+    pipeline_model
+        A model id deployed on the cluster: adds its ingest pipeline.
+    hybrid
+        Adds OpenSearch's ``bmb-es-hybrid`` search pipeline (Elasticsearch needs none).
+    """
+    body = index_body(distribution, meta, rerank_only=rerank_only, knn_engine=knn_engine, version=version)
+    requests: list[tuple[str, dict[str, Any]]] = [(f"PUT {index}", body)]
+    if pipeline_model:
+        requests.append(
+            (f"PUT _ingest/pipeline/{pipeline_id(pipeline_model)}", ingest_pipeline_body(distribution, pipeline_model))
+        )
+    if hybrid and distribution == "opensearch":
+        requests.append((f"PUT _search/pipeline/{HYBRID_SEARCH_PIPELINE}", hybrid_search_pipeline_body()))
+    return requests
+
+
+def dev_tools_text(requests: list[tuple[str, dict[str, Any]]]) -> str:
+    """Requests as Kibana / OpenSearch Dashboards Dev Tools takes them: the request line, then its JSON body."""
+    return "\n\n".join(f"{line}\n{json.dumps(body, indent=2, ensure_ascii=False)}" for line, body in requests) + "\n"

@@ -15,16 +15,33 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from .._errors import QueryError
+from ._filters import NO_FILTERS, Filters
 
 Dialect = Literal["elasticsearch", "opensearch"]
 ScoreMode = Literal["total", "multiply", "avg", "max", "min"]
-SCORE_MODES: tuple[str, ...] = ("total", "multiply", "avg", "max", "min")
+SCORE_MODES: tuple[ScoreMode, ...] = ("total", "multiply", "avg", "max", "min")
+
+
+def parse_score_mode(text: str) -> ScoreMode:
+    """``text`` as a :data:`ScoreMode`, else a :class:`QueryError` naming the choices."""
+    for mode in SCORE_MODES:
+        if text == mode:
+            return mode
+    raise QueryError(f"score mode {text!r}: choose one of {', '.join(SCORE_MODES)}")
+
 
 VECTOR_FIELD = "embedding"
 QUERY_VECTOR_PARAM = "query_vector"
-DEFAULT_FIELDS: tuple[str, ...] = ("title^2", "abstract", "body")
+# The paper's first stage: a document scores by its best field, the title counting double.
+PAPER_FIELDS: tuple[str, ...] = ("title^2", "abstract", "body")
+# The default: unboosted best_fields (leave-one-year-out over BioASQ, bench/bench_rerank_defaults.py).
+DEFAULT_FIELDS: tuple[str, ...] = ("title", "abstract", "body")
+# Hits and re-rank windows are capped as Elasticsearch caps them (index.max_result_window): a larger request
+# would only allocate memory for hits that a reader never pages through.
+MAX_SIZE = 10_000
 
 # Painless: Elasticsearch names the vector field as a string; OpenSearch's k-NN extension takes doc[field].
 # `+ 1.0` keeps scores non-negative, which script_score requires.
@@ -55,8 +72,8 @@ class Rerank:
     score_mode: ScoreMode = "total"
 
     def __post_init__(self) -> None:
-        if self.top_k < 1:
-            raise QueryError(f"top-k must be at least 1, got {self.top_k}")
+        if not 1 <= self.top_k <= MAX_SIZE:
+            raise QueryError(f"top-k must be between 1 and {MAX_SIZE:,}, got {self.top_k}")
         for label, value in (("query weight", self.query_weight), ("rescore weight", self.rescore_query_weight)):
             if not math.isfinite(value):
                 raise QueryError(f"{label} must be a finite number, got {value}")
@@ -66,16 +83,23 @@ class Rerank:
 
 @dataclass(frozen=True, slots=True)
 class QuerySpec:
-    """Everything that shapes the request body apart from the question and its vector."""
+    """Everything that shapes the request body apart from the question and its vector.
+
+    ``filters``: which documents may match (years, journal); every leg of a plan gets them.
+    """
 
     size: int = 10
     fields: tuple[str, ...] = DEFAULT_FIELDS
     rerank: Rerank | None = field(default_factory=Rerank)
     dialect: Dialect = "elasticsearch"
+    tie_breaker: float = 0.0
+    filters: Filters = NO_FILTERS
 
     def __post_init__(self) -> None:
-        if self.size < 1:
-            raise QueryError(f"size must be at least 1, got {self.size}")
+        if not 1 <= self.size <= MAX_SIZE:
+            raise QueryError(f"size must be between 1 and {MAX_SIZE:,}, got {self.size}")
+        if not 0.0 <= self.tie_breaker <= 1.0:
+            raise QueryError(f"tie breaker must be between 0 and 1, got {self.tie_breaker}")
         if self.rerank is not None and self.size > self.rerank.top_k:
             raise QueryError(
                 f"size {self.size} is larger than top-k {self.rerank.top_k}: only the top-k BM25 hits are "
@@ -95,7 +119,7 @@ def bm25_clause(question: str, fields: Sequence[str] = DEFAULT_FIELDS) -> dict[s
     return {"multi_match": {"query": text, "fields": list(fields), "type": "best_fields"}}
 
 
-def vector_param(vector: Sequence[float]) -> list[float]:
+def vector_param(vector: Sequence[float] | npt.ArrayLike) -> list[float]:
     """The query vector as a JSON list of finite floats, checked."""
     try:
         array = np.asarray(vector, dtype=np.float64)

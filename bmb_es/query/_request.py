@@ -21,6 +21,7 @@ import numpy.typing as npt
 from .._errors import QueryError
 from ._builder import (
     DEFAULT_FIELDS,
+    MAX_SIZE,
     SCORE_MODES,
     VECTOR_FIELD,
     Dialect,
@@ -31,10 +32,13 @@ from ._builder import (
     rescore_clause,
     vector_param,
 )
+from ._dense import knn_clause
+from ._filters import NO_FILTERS, Filters
 
 SUBSET_HELP = (
-    "the embedded engine runs the bmb-es query subset: multi_match (best_fields) or match_all, "
-    "size, _source excludes, and one rescore with script_score cosineSimilarity; "
+    "the embedded engine runs the bmb-es query subset: multi_match (best_fields or most_fields) or match_all, "
+    "size, _source excludes, one rescore with script_score cosineSimilarity, or a kNN search on 'embedding'; "
+    "a bool with that query in must and filter clauses (range on date, term on journal); "
     "send other DSL to an Elasticsearch or OpenSearch cluster"
 )
 # Both dialects' painless: Elasticsearch names the field as a string, OpenSearch's k-NN extension takes doc[...].
@@ -70,7 +74,8 @@ class FieldBoost:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class SearchRequest:
-    """BM25 over ``fields`` (``multi_match`` best_fields; no fields: ``match_all``), optionally re-ranked.
+    """One search: BM25 over ``fields`` (``multi_match``; no fields: ``match_all``), optionally re-ranked, or the
+    ``knn`` nearest documents to ``vector`` by cosine.
 
     Parameters
     ----------
@@ -85,9 +90,17 @@ class SearchRequest:
     vector
         The question's embedding: float64, read-only, finite, not all zeros.
     tie_breaker
-        ``multi_match`` ``tie_breaker``: the weight of the non-best fields' scores.
+        ``multi_match`` ``tie_breaker``: the weight of the non-best fields' scores. ``1.0`` sums the fields'
+        scores and is written as ``"type": "most_fields"``.
     source_excludes
         ``_source`` fields left out of the hits (by default the vector).
+    knn
+        A dense search instead of BM25: the ``knn`` documents nearest to ``vector`` (exact on the embedded engine,
+        HNSW on a cluster), each scored ``(1 + cosine) / 2`` as Elasticsearch and OpenSearch score cosine kNN.
+        Needs no ``fields``, no ``rerank``.
+    filters
+        Which documents may match (years, journal; see :class:`~bmb_es.query.Filters`): a ``bool.filter`` around
+        the BM25 query, a ``filter`` inside the kNN search. Scores are unchanged.
     """
 
     question: str
@@ -97,12 +110,26 @@ class SearchRequest:
     vector: npt.NDArray[np.float64] | None = None
     tie_breaker: float = 0.0
     source_excludes: tuple[str, ...] = field(default=(VECTOR_FIELD,))
+    knn: int | None = None
+    filters: Filters = NO_FILTERS
 
     def __post_init__(self) -> None:
         if self.rerank is not None and self.vector is None:
             raise QueryError("re-ranking needs the question's vector")
         if self.fields and not self.question.strip():
             raise QueryError("the query is empty: give a question or keywords")
+        check_text(self.question)
+        if not 0 <= self.size <= MAX_SIZE:
+            raise QueryError(f"size must be between 0 and {MAX_SIZE:,}, got {self.size}")
+        if self.knn is not None:
+            if self.vector is None:
+                raise QueryError("a kNN search needs the question's vector")
+            if self.fields or self.rerank is not None:
+                raise QueryError("a kNN search takes no BM25 fields and no rescore")
+            if not 1 <= self.knn <= MAX_SIZE:
+                raise QueryError(f"kNN k must be between 1 and {MAX_SIZE:,}, got {self.knn}")
+            if self.size > self.knn:
+                raise QueryError(f"size {self.size} is larger than k {self.knn}: raise --top-k or lower --size")
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, SearchRequest):
@@ -117,7 +144,18 @@ class SearchRequest:
             self.rerank,
             self.tie_breaker,
             self.source_excludes,
-        ) == (other.question, other.fields, other.size, other.rerank, other.tie_breaker, other.source_excludes)
+            self.knn,
+            self.filters,
+        ) == (
+            other.question,
+            other.fields,
+            other.size,
+            other.rerank,
+            other.tie_breaker,
+            other.source_excludes,
+            other.knn,
+            other.filters,
+        )
 
     __hash__ = None  # type: ignore[assignment]  # holds an array: compared by value, not hashable
 
@@ -129,18 +167,44 @@ class SearchRequest:
         if spec.rerank is not None:
             if vector is None:
                 raise QueryError("re-ranking needs the question's vector")
-            values = _frozen(np.asarray(vector_param(vector), dtype=np.float64))  # type: ignore[arg-type]
+            values = _frozen(np.asarray(vector_param(vector), dtype=np.float64))
         fields = tuple(FieldBoost.parse(item) for item in spec.fields)
-        return cls(text, fields, spec.size, spec.rerank, values)
+        return cls(text, fields, spec.size, spec.rerank, values, spec.tie_breaker, filters=spec.filters)
+
+    @classmethod
+    def nearest(
+        cls, vector: Sequence[float] | npt.ArrayLike, k: int, size: int, filters: Filters = NO_FILTERS
+    ) -> SearchRequest:
+        """The dense search: the ``k`` documents nearest to ``vector`` (among those ``filters`` keep), ``size`` of
+        them returned."""
+        values = _frozen(np.asarray(vector_param(vector), dtype=np.float64))
+        return cls("", (), size, None, values, knn=k, filters=filters)
 
     def to_body(self, dialect: Dialect = "elasticsearch") -> dict[str, Any]:
-        """The Elasticsearch/OpenSearch ``_search`` body (the dialects differ only in the painless source)."""
+        """The Elasticsearch/OpenSearch ``_search`` body (the dialects differ in the painless source and in kNN)."""
+        if self.knn is not None and self.vector is not None:
+            body: dict[str, Any] = {"size": self.size}
+            if dialect == "opensearch":
+                body["query"] = knn_clause(self.vector.tolist(), k=self.knn, dialect=dialect)
+                if self.filters:  # the k-NN plugin's filter: one query, applied while searching
+                    body["query"]["knn"][VECTOR_FIELD]["filter"] = {"bool": {"filter": self.filters.clauses()}}
+            else:
+                body["knn"] = knn_clause(self.vector.tolist(), k=self.knn, dialect=dialect)
+                if self.filters:  # a pre-filter: the k nearest among the documents it keeps
+                    body["knn"]["filter"] = self.filters.clauses()
+            if self.source_excludes:
+                body["_source"] = {"excludes": list(self.source_excludes)}
+            return body
         query: dict[str, Any] = {"match_all": {}}
         if self.fields:
             query = bm25_clause(self.question, [str(item) for item in self.fields])
-            if self.tie_breaker:
+            if self.tie_breaker == 1.0:
+                query["multi_match"]["type"] = "most_fields"  # the fields' scores summed: dis_max with tie 1
+            elif self.tie_breaker:
                 query["multi_match"]["tie_breaker"] = self.tie_breaker
-        body: dict[str, Any] = {"size": self.size, "query": query}
+        if self.filters:  # filter context: documents are kept or dropped, scores stay BM25's
+            query = {"bool": {"must": [query], "filter": self.filters.clauses()}}
+        body = {"size": self.size, "query": query}
         if self.source_excludes:
             body["_source"] = {"excludes": list(self.source_excludes)}
         if self.rerank is not None and self.vector is not None:
@@ -151,19 +215,42 @@ class SearchRequest:
     def from_body(cls, body: Mapping[str, Any]) -> SearchRequest:
         """The request a body describes; raises :class:`QueryError` for anything outside the subset."""
         body = _as_mapping(body, "body")
-        _only_keys(body, {"query", "size", "rescore", "_source"}, "")
-        question, fields, tie = _parse_query(_as_mapping(body.get("query", {"match_all": {}}), "query"))
+        _only_keys(body, {"query", "size", "rescore", "_source", "knn"}, "")
         size = _int(body.get("size", 10), "size", 0)
-        excludes: tuple[str, ...] = ()
-        if "_source" in body:
-            source = _as_mapping(body["_source"], "_source")
-            _only_keys(source, {"excludes"}, "_source")
-            raw = source.get("excludes", [])
-            if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
-                raise QueryError("request body: _source.excludes must be a list of field names")
-            excludes = tuple(raw)
+        query_clause = _as_mapping(body.get("query", {"match_all": {}}), "query")
+        knn: tuple[int, npt.NDArray[np.float64], Filters] | None = None
+        if "knn" in body:  # Elasticsearch: the top-level kNN search option
+            if "query" in body or "rescore" in body:
+                raise _unsupported("knn", "kNN together with a query or rescore")
+            knn = _parse_knn(_as_mapping(body["knn"], "knn"), "knn", elasticsearch=True)
+        elif len(query_clause) == 1 and "knn" in query_clause:  # OpenSearch: the k-NN plugin's knn query
+            if "rescore" in body:
+                raise _unsupported("rescore", "a rescore of a kNN query")
+            knn_query = _as_mapping(query_clause["knn"], "query.knn")
+            _only_keys(knn_query, {VECTOR_FIELD}, "query.knn")
+            knn = _parse_knn(_as_mapping(knn_query.get(VECTOR_FIELD), f"query.knn.{VECTOR_FIELD}"), "query.knn")
+        excludes = _parse_excludes(body)
+        if knn is not None:
+            return cls("", (), size, None, knn[1], 0.0, excludes, knn=knn[0], filters=knn[2])
+        query_clause, filters = _parse_bool(query_clause)
+        question, fields, tie = _parse_query(query_clause)
         rerank, vector = _parse_rescore(body["rescore"]) if "rescore" in body else (None, None)
-        return cls(question, fields, size, rerank, vector, tie, excludes)
+        return cls(question, fields, size, rerank, vector, tie, excludes, filters=filters)
+
+
+def check_text(question: str) -> None:
+    """QueryError unless ``question`` is text that UTF-8 can encode.
+
+    Bytes that are not UTF-8 in a command line reach Python as lone surrogates (``\\udcff``), which no
+    analyzer, encoder or JSON body can take. The message leaves the question out: it cannot be printed either.
+    """
+    try:
+        question.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise QueryError(
+            f"the query is not UTF-8 text (bytes that are not UTF-8 at position {error.start}): "
+            f"set the terminal's encoding to UTF-8 or retype the question"
+        ) from None
 
 
 def build_body(question: str, vector: Sequence[float] | None, spec: QuerySpec) -> dict[str, Any]:
@@ -213,6 +300,65 @@ def build_query(
 
 
 # -- parsing a body ------------------------------------------------------------------------------------
+
+
+def _parse_excludes(body: Mapping[str, Any]) -> tuple[str, ...]:
+    if "_source" not in body:
+        return ()
+    source = _as_mapping(body["_source"], "_source")
+    _only_keys(source, {"excludes"}, "_source")
+    raw = source.get("excludes", [])
+    if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
+        raise QueryError("request body: _source.excludes must be a list of field names")
+    return tuple(raw)
+
+
+def _parse_knn(
+    clause: Mapping[str, Any], path: str, elasticsearch: bool = False
+) -> tuple[int, npt.NDArray[np.float64], Filters]:
+    """``(k, vector, filters)`` of Elasticsearch's kNN option (``field``, ``query_vector``, ``k``,
+    ``num_candidates``, ``filter``) or of OpenSearch's kNN query on the vector field (``vector``, ``k``,
+    ``filter``: one ``bool`` of filter clauses)."""
+    filters = Filters()
+    if elasticsearch:
+        _only_keys(clause, {"field", "query_vector", "k", "num_candidates", "filter"}, path)
+        if clause.get("field") != VECTOR_FIELD:
+            raise _unsupported(f"{path}.field", f"a vector field other than {VECTOR_FIELD!r}")
+        values = clause.get("query_vector")
+        vector_path = f"{path}.query_vector"
+        if "filter" in clause:
+            filters = Filters.from_clauses(clause["filter"], f"{path}.filter")
+    else:
+        _only_keys(clause, {"vector", "k", "filter"}, path)
+        values = clause.get("vector")
+        vector_path = f"{path}.vector"
+        if "filter" in clause:
+            wrapper = _as_mapping(clause["filter"], f"{path}.filter")
+            _only_keys(wrapper, {"bool"}, f"{path}.filter")
+            inner = _as_mapping(wrapper.get("bool"), f"{path}.filter.bool")
+            _only_keys(inner, {"filter"}, f"{path}.filter.bool")
+            filters = Filters.from_clauses(inner.get("filter", []), f"{path}.filter.bool.filter")
+    if not isinstance(values, list) or not values:
+        raise QueryError(f"request body: {vector_path} must be a non-empty list of numbers")
+    k = _int(clause.get("k", 10), f"{path}.k", 1)
+    if elasticsearch and "num_candidates" in clause:
+        _int(clause["num_candidates"], f"{path}.num_candidates", k)  # exact search: every candidate is seen
+    return k, _vector(values, vector_path), filters
+
+
+def _parse_bool(query: Mapping[str, Any]) -> tuple[Mapping[str, Any], Filters]:
+    """A ``bool`` of one ``must`` query and ``filter`` clauses as ``(that query, its filters)``; any other query as
+    ``(itself, no filters)``."""
+    if len(query) != 1 or "bool" not in query:
+        return query, Filters()
+    clause = _as_mapping(query["bool"], "query.bool")
+    _only_keys(clause, {"must", "filter"}, "query.bool")
+    must = clause.get("must", [{"match_all": {}}])
+    if isinstance(must, list):
+        if len(must) != 1:
+            raise _unsupported("query.bool.must", "a must other than one query")
+        must = must[0]
+    return _as_mapping(must, "query.bool.must"), Filters.from_clauses(clause.get("filter", []), "query.bool.filter")
 
 
 def _frozen(array: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -274,8 +420,11 @@ def _parse_query(query: Mapping[str, Any]) -> tuple[str, tuple[FieldBoost, ...],
         raise _unsupported(f"query.{kind}", "this query type")
     clause = _as_mapping(clause, "query.multi_match")
     _only_keys(clause, {"query", "fields", "type", "tie_breaker", "operator"}, "query.multi_match")
-    if clause.get("type", "best_fields") != "best_fields":
+    kind = clause.get("type", "best_fields")
+    if kind not in ("best_fields", "most_fields"):
         raise _unsupported("query.multi_match.type", repr(clause["type"]))
+    if kind == "most_fields" and "tie_breaker" in clause:
+        raise _unsupported("query.multi_match.tie_breaker", "a tie_breaker with most_fields")
     if str(clause.get("operator", "or")).lower() != "or":
         raise _unsupported("query.multi_match.operator", repr(clause["operator"]))
     text = clause.get("query")
@@ -284,7 +433,7 @@ def _parse_query(query: Mapping[str, Any]) -> tuple[str, tuple[FieldBoost, ...],
     fields = clause.get("fields")
     if not isinstance(fields, list) or not fields or not all(isinstance(item, str) for item in fields):
         raise QueryError("request body: query.multi_match.fields must be a non-empty list of field names")
-    tie = _number(clause.get("tie_breaker", 0.0), "query.multi_match.tie_breaker")
+    tie = 1.0 if kind == "most_fields" else _number(clause.get("tie_breaker", 0.0), "query.multi_match.tie_breaker")
     return text.strip(), tuple(FieldBoost.parse(item, "query.multi_match.fields") for item in fields), tie
 
 

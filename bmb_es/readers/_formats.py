@@ -1,7 +1,8 @@
 """The corpus formats: how each is recognised and how its records become Documents.
 
 Each converter takes a :class:`RawRecord` and returns a :class:`Document`, or a :class:`Reject` saying
-why the record cannot be indexed. Converters never raise for bad data.
+why the record cannot be indexed. Converters never raise for bad data: values of the wrong type are coerced
+as :mod:`bmb_es.readers._fields` describes, and each coercion is noted in ``Document.coerced``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._document import Document, content_id
-from ._fields import extra_fields, split_list, text
+from ._fields import extra_fields, field_list, field_text, text
 from ._records import RawRecord, Reject
 
 Converter = Callable[[RawRecord], "Document | Reject"]
@@ -33,26 +34,31 @@ GENERIC_KEYS: dict[str, tuple[str, ...]] = {
 MAPPABLE_FIELDS: tuple[str, ...] = tuple(GENERIC_KEYS)
 
 
-def _finish(record: RawRecord, source_id: str, values: dict[str, Any], used: set[str]) -> Document | Reject:
-    """Build the Document, or reject a record with no text; ids fall back to a content hash."""
-    title, abstract, body = (text(values.get(name)) for name in ("title", "abstract", "body"))
+def _finish(record: RawRecord, source_id: Any, values: dict[str, Any], used: set[str]) -> Document | Reject:
+    """Build the Document, or reject a record with no text; ids fall back to a content hash.
+
+    ``source_id`` and ``values`` are source values, coerced here (and noted) where they are not text.
+    """
+    notes = list(record.notes)
+    title, abstract, body = (field_text(values.get(name), name, notes) for name in ("title", "abstract", "body"))
     if not (title or abstract or body):
         return Reject(record.file, record.line, "empty record: no title, abstract or body text")
-    document = Document(
-        id=source_id or content_id(title, abstract, body),
+    return Document(
+        id=field_text(source_id, "id", notes) or content_id(title, abstract, body),
         title=title,
         abstract=abstract,
         body=body,
-        authors=split_list(values.get("authors")),
-        journal=text(values.get("journal")),
-        date=text(values.get("date")),
-        doi=text(values.get("doi")),
-        pmid=text(values.get("pmid")),
-        source=text(values.get("source")),
-        keywords=split_list(values.get("keywords")),
+        authors=field_list(values.get("authors"), "authors", notes),
+        journal=field_text(values.get("journal"), "journal", notes),
+        date=field_text(values.get("date"), "date", notes),
+        doi=field_text(values.get("doi"), "doi", notes),
+        pmid=field_text(values.get("pmid"), "pmid", notes),
+        source=field_text(values.get("source"), "source", notes),
+        keywords=field_list(values.get("keywords"), "keywords", notes),
         extra=extra_fields(record.fields, used),
+        coerced=tuple(notes),
+        origin=(record.file, record.line),
     )
-    return document
 
 
 def generic_converter(field_map: Mapping[str, str] | None = None) -> Converter:
@@ -69,7 +75,7 @@ def generic_converter(field_map: Mapping[str, str] | None = None) -> Converter:
                     values[name] = record.fields[key]
                     used.add(key)
                     break
-        return _finish(record, text(values.get("id")), values, used)
+        return _finish(record, values.get("id"), values, used)
 
     return convert
 
@@ -92,7 +98,7 @@ def breathe(record: RawRecord) -> Document | Reject:
     }
     used = {"id", "title", "abstract", "full_body", "body", "authors", "journal", "journal_title", "date"}
     used |= {"publication_date", "date_publication", "doi", "pmid", "source", "keywords"}
-    return _finish(record, text(fields.get("id")), values, used)
+    return _finish(record, fields.get("id"), values, used)
 
 
 def cord19(record: RawRecord) -> Document | Reject:
@@ -109,22 +115,21 @@ def cord19(record: RawRecord) -> Document | Reject:
         "source": fields.get("source_x") or "cord19",
     }
     used = {"cord_uid", "title", "abstract", "authors", "journal", "publish_time", "doi", "pubmed_id", "source_x"}
-    return _finish(record, text(fields.get("cord_uid")), values, used)
+    return _finish(record, fields.get("cord_uid"), values, used)
 
 
 def beir(record: RawRecord) -> Document | Reject:
     """BEIR ``corpus.jsonl``: ``{"_id", "title", "text", "metadata"}``."""
     fields = record.fields
     values = {"title": fields.get("title"), "abstract": fields.get("text")}
-    return _finish(record, text(fields.get("_id")), values, {"_id", "title", "text"})
+    return _finish(record, fields.get("_id"), values, {"_id", "title", "text"})
 
 
 def pubmed(record: RawRecord) -> Document | Reject:
     """PubMed-style ``{"pmid", "text"}`` JSONL, text being title and abstract as one string."""
     fields = record.fields
-    pmid = text(fields.get("pmid"))
-    values = {"abstract": fields.get("text"), "pmid": pmid, "source": "pubmed"}
-    return _finish(record, pmid, values, {"pmid", "text"})
+    values = {"abstract": fields.get("text"), "pmid": fields.get("pmid"), "source": "pubmed"}
+    return _finish(record, fields.get("pmid"), values, {"pmid", "text"})
 
 
 @dataclass(frozen=True, slots=True)

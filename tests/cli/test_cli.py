@@ -34,13 +34,13 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_query_rerank_table(home: Path) -> None:
     out = bmb("query", "--rerank", "how does coronavirus damage the lungs", home=home, check=True).stdout
-    assert "BM25 top-k re-ranked by cosine" in out and "SARS-CoV-2" in out
+    assert "BM25 top-k re-scored: BM25 (min-max) and cosine" in out and "SARS-CoV-2" in out
 
 
 def test_query_json_for_scripts(home: Path) -> None:
     out = bmb(
         "query",
-        "--rerank",
+        "--paper",
         "--top-k",
         "10",
         "--size",
@@ -59,10 +59,24 @@ def test_query_json_for_scripts(home: Path) -> None:
 
 
 def test_query_explain_prints_the_executed_body(home: Path) -> None:
-    body = json.loads(bmb("query", "--rerank", "-k", "20", "--explain", "lung damage", home=home, check=True).stdout)
+    explain = ("--explain", "--json")  # the bodies as JSON; --explain alone prints Dev Tools text (test_explain.py)
+    body = json.loads(bmb("query", "--paper", "-k", "20", *explain, "lung damage", home=home, check=True).stdout)
     assert body["query"]["multi_match"]["query"] == "lung damage"
+    assert body["query"]["multi_match"]["fields"] == ["title^2", "abstract", "body"]
     assert body["rescore"]["window_size"] == 20
     assert len(body["rescore"]["query"]["rescore_query"]["script_score"]["script"]["params"]["query_vector"]) == 384
+
+
+def test_query_explain_of_the_default_mode_prints_its_searches_and_fusion(home: Path) -> None:
+    body = json.loads(
+        bmb("query", "--rerank", "-k", "20", "--explain", "--json", "lung damage", home=home, check=True).stdout
+    )
+    assert body["bmb_es_fusion"]["mode"] == "rerank" and body["bmb_es_fusion"]["bm25_weight"] == 0.4
+    paper, lexical = body["searches"]
+    assert paper["rescore"]["window_size"] == 20 and "rescore" not in lexical
+    assert lexical["query"]["multi_match"]["fields"] == ["title", "abstract", "body"] and lexical["size"] == 20
+    hybrid = json.loads(bmb("query", "--mode", "hybrid", "--explain", "--json", "lung", home=home, check=True).stdout)
+    assert hybrid["searches"][2]["knn"]["k"] == 100
 
 
 def test_indices_lists_model(home: Path) -> None:
@@ -77,12 +91,12 @@ def test_a_legacy_index_is_listed_refused_converted_and_deleted(tmp_path: Path) 
     _legacy_index(home / "indices" / "old")
     listed = bmb("indices", home=home, check=True).stdout
     assert "old\t? docs\thand-made-vectors (3-d)\t" in listed and "bmb-es merge" in listed
-    refused = bmb("query", "--index", "old", "lung", home=home)
+    refused = bmb("query", "--no-rerank", "--index", "old", "lung", home=home)
     assert refused.returncode == 7 and "convert it without re-embedding: bmb-es merge" in refused.stderr
     merged = bmb("merge", str(home / "indices" / "old"), "--into", "old-2", home=home, check=True).stdout
     assert "3 read, 3 written" in merged
     assert "old-2\t3 docs" in bmb("indices", home=home, check=True).stdout
-    assert "lung" in bmb("query", "--index", "old-2", "lung", home=home, check=True).stdout
+    assert "lung" in bmb("query", "--no-rerank", "--index", "old-2", "lung", home=home, check=True).stdout
     assert bmb("delete", "old", "--yes", home=home, check=True).stdout.strip() == "deleted old"
 
 
@@ -164,3 +178,14 @@ def test_help_and_argument_errors_do_not_import_torch() -> None:
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.count("exit 0") == 2 and "exit 2" in out and out.endswith("heavy []\n")
+
+
+def test_query_filters_by_year_and_journal(home: Path) -> None:
+    out = bmb("query", "--no-rerank", "--year", "2020", "--json", "-n", "20", "lung", home=home, check=True).stdout
+    hits = json.loads(out)["hits"]
+    assert hits and all(str(hit["date"]).startswith("2020") for hit in hits)
+    journal = hits[0]["journal"]
+    only = json.loads(bmb("query", "--no-rerank", "--journal", journal, "--json", "lung", home=home, check=True).stdout)
+    assert only["hits"] and {hit["journal"] for hit in only["hits"]} == {journal}
+    refused = bmb("query", "--no-rerank", "--year", "20x9", "lung", home=home)
+    assert refused.returncode == 6 and refused.stderr.startswith("error: year filter '20x9'")

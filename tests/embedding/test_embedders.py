@@ -110,3 +110,24 @@ def test_tfhub_bert_encoder_convention_is_mean_pooled_over_the_mask(tmp_path: Pa
     expected = np.stack([weights[[2, 4, 5, 3]].mean(axis=0), weights[[2, 6, 3]].mean(axis=0)])
     expected /= np.linalg.norm(expected, axis=1, keepdims=True)
     assert np.allclose(vectors, expected, atol=1e-5)
+
+
+def test_the_shipped_biomedical_model_loads_offline_by_its_short_name(tmp_path: Path) -> None:
+    from bmb_es import Document, EmbeddedEngine, ingest, search
+    from bmb_es.embedding import BIOASQ_MODEL, load_embedder, shipped_model_path
+
+    assert model_name("bioasq") == model_name(BIOASQ_MODEL) == BIOASQ_MODEL
+    folder = shipped_model_path(BIOASQ_MODEL)
+    assert (folder / "model.safetensors").stat().st_size < 50_000_000  # fp16 weights, as shipped in the repository
+    embedder = load_embedder("bioasq", precision="fp32", backend="torch")
+    assert (embedder.name, embedder.dimension, embedder.max_length) == (BIOASQ_MODEL, 384, 256)
+    vectors = embedder.embed(
+        ["sleep apnea and cardiac arrhythmias", "obstructive sleep apnoea and atrial fibrillation"]
+    )
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5) and float(vectors[0] @ vectors[1]) > 0.5
+    engine = EmbeddedEngine(tmp_path)
+    docs = [Document(id="a", title="Sleep apnea and arrhythmia"), Document(id="b", title="Kidney stones in children")]
+    ingest(docs, engine, "t", embedder)
+    assert engine.index_meta("t").model == BIOASQ_MODEL  # an id, not a path: the index works on any machine
+    hits = search(engine, "t", "does sleep apnea cause arrhythmias", size=2, top_k=2).hits
+    assert hits[0].id == "a"  # the question was encoded with the index's model, found by its recorded id

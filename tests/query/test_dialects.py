@@ -53,9 +53,12 @@ def test_user_text_stays_query_text() -> None:
     assert body["query"]["hybrid"]["queries"][0]["multi_match"]["query"] == nasty.strip()
 
 
-def test_embedded_engine_refuses_dense_bodies() -> None:
-    with pytest.raises(QueryError, match="knn"):
-        parse_body(build_knn_query(VEC, k=10))
+def test_the_embedded_engine_runs_knn_bodies_of_both_dialects_and_refuses_server_side_fusion() -> None:
+    for dialect in ("elasticsearch", "opensearch"):
+        request = parse_body(build_knn_query(VEC, size=5, k=10, dialect=dialect))  # type: ignore[arg-type]
+        assert request.knn == 10 and request.size == 5 and not request.fields
+        assert request.vector is not None and request.vector.tolist() == list(VEC)
+        assert request.to_body(dialect) == build_knn_query(VEC, size=5, k=10, dialect=dialect)  # type: ignore[arg-type]
     with pytest.raises(QueryError, match="retriever"):
         parse_body(build_hybrid_query("q", VEC))
     with pytest.raises(QueryError, match="hybrid"):

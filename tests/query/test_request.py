@@ -19,7 +19,7 @@ BODY = build_query("lung injury", [0.1, 0.2, 0.3], size=5, top_k=20, query_weigh
 def test_builder_output_parses() -> None:
     request = parse_body(BODY)
     assert request.size == 5 and request.source_excludes == ("embedding",)
-    assert [(f.field, f.boost) for f in request.fields] == [("title", 2.0), ("abstract", 1.0), ("body", 1.0)]
+    assert [(f.field, f.boost) for f in request.fields] == [("title", 1.0), ("abstract", 1.0), ("body", 1.0)]
     assert request.rerank == Rerank(20, 0.2, 1.0, "avg")
     assert request.vector is not None and request.vector.tolist() == [0.1, 0.2, 0.3]
     assert not request.vector.flags.writeable

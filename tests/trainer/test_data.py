@@ -33,6 +33,58 @@ def test_split_sentences_keeps_abbreviations() -> None:
     assert split_sentences("  \n ") == []
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Patients received statins, e.g. atorvastatin, for 12 weeks. Outcomes improved.",
+            ["Patients received statins, e.g. atorvastatin, for 12 weeks.", "Outcomes improved."],
+        ),
+        (
+            "Smith et al. reported a similar effect. Jones et al. (2019) did not.",
+            ["Smith et al. reported a similar effect.", "Jones et al. (2019) did not."],
+        ),
+        (
+            "As shown in Fig. 2, the effect persisted. Figs. 3 and 4 show the controls.",
+            ["As shown in Fig. 2, the effect persisted.", "Figs. 3 and 4 show the controls."],
+        ),
+        (
+            "The difference was significant (p < 0.05). No adverse events occurred. Survival improved (p<0.001).",
+            [
+                "The difference was significant (p < 0.05).",
+                "No adverse events occurred.",
+                "Survival improved (p<0.001).",
+            ],
+        ),
+        (
+            "Mice received 5 mg/kg i.v. 2 h before the challenge. Controls received saline.",
+            ["Mice received 5 mg/kg i.v. 2 h before the challenge.", "Controls received saline."],
+        ),
+        (  # abbreviations inside brackets, and a sentence-final "MS." (mass spectrometry, not "Ms.")
+            "Proteins were correlated (e.g. SERPINE1 vs. MMP9) in controls. They were identified by MS. "
+            "Targeted knock-down followed (ref. 5).",
+            [
+                "Proteins were correlated (e.g. SERPINE1 vs. MMP9) in controls.",
+                "They were identified by MS.",
+                "Targeted knock-down followed (ref. 5).",
+            ],
+        ),
+        (  # sentences that start with a gene name or a Greek letter; a closing quote stays with its sentence
+            'Its role is gaining interest. circRNAs were studied. γδ T cells respond. He said "stop." Then he left.',
+            [
+                "Its role is gaining interest.",
+                "circRNAs were studied.",
+                "γδ T cells respond.",
+                'He said "stop."',
+                "Then he left.",
+            ],
+        ),
+    ],
+)
+def test_split_sentences_keeps_biomedical_abbreviations(text: str, expected: list[str]) -> None:
+    assert split_sentences(text) == expected
+
+
 def test_vocab_has_bert_special_tokens(vocab: Path) -> None:
     tokens = read_vocab(vocab)
     assert tokens[:5] == ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]

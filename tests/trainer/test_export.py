@@ -29,6 +29,7 @@ def test_tfhub_export_reloads_matches_and_fine_tunes(run, tmp_path: Path) -> Non
     assert export_tfhub(run, out, log=lambda _: None) < 1e-4
     assert (out / "assets" / "vocab.txt").read_bytes() == run.vocab.read_bytes()
     assert (out / "assets" / "do_lower_case").read_text().strip() == "true"
+    assert f"Truncate to {run.max_length} tokens" in (out / "assets" / "PREPROCESSING.txt").read_text()
     loaded = tf.saved_model.load(str(out))
     assert bool(loaded.do_lower_case.numpy()) is True
     assert Path(loaded.vocab_file.asset_path.numpy().decode()).name == "vocab.txt"
@@ -93,3 +94,74 @@ def test_hf_and_opensearch_exports_reload_and_match(run, tmp_path: Path) -> None
     assert config["normalize_result"] is True
     with pytest.raises(ExportError, match="not empty"):
         export_hf(run, hf, log=lambda _: None)
+
+
+SHORT = 48  # a run trained on shorter sequences than its position table (64), as a short MiniLM run is (64 of 512)
+
+
+@pytest.fixture(scope="module")
+def short_exports(run, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:  # type: ignore[no-untyped-def]
+    """The Hugging Face folder and OpenSearch zip of the tiny run, as if trained on 48-token sequences."""
+    from dataclasses import replace
+
+    from bmb_train.export import export_hf, export_opensearch
+
+    short = replace(run, max_seq_length=SHORT)
+    assert short.max_length == SHORT < short.config.max_position_embeddings
+    root = tmp_path_factory.mktemp("short")
+    export_hf(short, root / "hf", log=lambda _: None)
+    export_opensearch(root / "hf", root / "os" / "bmb-short.zip", log=lambda _: None)
+    return root / "hf", root / "os" / "bmb-short.zip"
+
+
+@pytest.mark.slow
+def test_every_export_states_one_max_length(short_exports: tuple[Path, Path]) -> None:
+    """Eland reads tokenizer_config.json, sentence-transformers sentence_bert_config.json, ml-commons the zipped
+    tokenizer.json and the register body: all say the run's length, and the loaders take it."""
+    from sentence_transformers import SentenceTransformer
+    from transformers import AutoTokenizer
+
+    hf, archive = short_exports
+    tokenizer = json.loads((hf / "tokenizer.json").read_text())
+    with zipfile.ZipFile(archive) as handle:
+        zipped = json.loads(handle.read("tokenizer.json"))
+    register = json.loads(archive.with_name("bmb-short.model_config.json").read_text())
+    stated = {
+        "tokenizer.json truncation": tokenizer["truncation"]["max_length"],
+        "tokenizer_config.json": json.loads((hf / "tokenizer_config.json").read_text())["model_max_length"],
+        "sentence_bert_config.json": json.loads((hf / "sentence_bert_config.json").read_text())["max_seq_length"],
+        "zipped tokenizer.json truncation": zipped["truncation"]["max_length"],
+        "register model_config": register["model_config"]["model_max_length"],
+    }
+    assert stated == dict.fromkeys(stated, SHORT)
+    assert tokenizer["truncation"]["strategy"] == zipped["truncation"]["strategy"] == "LongestFirst"
+    assert SentenceTransformer(str(hf), device="cpu").max_seq_length == SHORT
+    assert AutoTokenizer.from_pretrained(str(hf)).model_max_length == SHORT
+
+
+@pytest.mark.slow
+def test_opensearch_zip_truncates_a_1000_token_text(short_exports: tuple[Path, Path]) -> None:
+    """ml-commons tokenises with the zipped tokenizer.json alone: it must cut a long text to what the model takes."""
+    import io
+
+    import torch
+    from tokenizers import Tokenizer
+
+    _, archive = short_exports
+    with zipfile.ZipFile(archive) as handle:
+        tokenizer = Tokenizer.from_str(handle.read("tokenizer.json").decode("utf-8"))
+        traced = torch.jit.load(io.BytesIO(handle.read("bmb-short.pt")), map_location="cpu")
+    text = " ".join(["the"] * 1000)
+    untruncated = Tokenizer.from_str(tokenizer.to_str())
+    untruncated.no_truncation()
+    long = untruncated.encode(text)
+    assert len(long.ids) == 1002  # 1,000 tokens, [CLS] and [SEP]
+    beyond_positions = r"size of the tensor \(1002\) must match the existing size \(64\)"  # the position table
+    with torch.no_grad(), pytest.raises(RuntimeError, match=beyond_positions):  # what an untruncated zip met
+        traced({"input_ids": torch.tensor([long.ids]), "attention_mask": torch.tensor([long.attention_mask])})
+    encoding = tokenizer.encode(text)
+    assert len(encoding.ids) == SHORT and encoding.ids[-1] == tokenizer.token_to_id("[SEP]")
+    inputs = {"input_ids": torch.tensor([encoding.ids]), "attention_mask": torch.tensor([encoding.attention_mask])}
+    with torch.no_grad():
+        embedding = traced(inputs)["sentence_embedding"]
+    assert tuple(embedding.shape) == (1, 64) and bool(torch.isfinite(embedding).all())

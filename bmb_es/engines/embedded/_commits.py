@@ -11,8 +11,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..._errors import IndexNotFoundError
-from ._store import TANTIVY_DIR
+from ..._errors import IndexDamagedError, IndexNotFoundError
+from ._store import META_FILE, TANTIVY_DIR
 
 # File times move in coarse steps (4 ms here) and freed inodes are reused, so two commits can leave meta.json with
 # the same inode, size and time. Within this long of a file's time, its contents are compared too.
@@ -32,6 +32,9 @@ def _meta_stat(path: str) -> os.stat_result:
     try:
         return os.stat(path)
     except FileNotFoundError:
+        folder = Path(path).parent.parent
+        if (folder / META_FILE).is_file():  # the index is there, its tantivy part is not
+            raise IndexDamagedError(path, "missing", folder.name) from None
         raise IndexNotFoundError(f"{path} is gone (the index was deleted by another process?)") from None
 
 

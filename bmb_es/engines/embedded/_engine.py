@@ -2,7 +2,9 @@
 
 :class:`EmbeddedEngine` is the facade that implements :class:`bmb_es.engines.Engine`; each job lives in its own
 module: :mod:`._open_index` (what an open index holds), :mod:`._write`, :mod:`._optimize`, :mod:`._read`,
-:mod:`._query` (BM25), :mod:`._rescore` and :mod:`._execute` (a search).
+:mod:`._query` (BM25), :mod:`._rescore` and :mod:`._execute` (a search), :mod:`._check` (``bmb-es check``).
+Every call that reads tantivy runs inside :func:`._damage.reading`, so a damaged index raises
+:class:`IndexDamagedError` naming the file, never a panic or a decoder's error.
 """
 
 from __future__ import annotations
@@ -14,13 +16,15 @@ from typing import Any
 
 from ..._analysis import tantivy_analyzer
 from ..._config import data_dir
-from ..._errors import StorageError
+from ..._errors import IndexDamagedError, StorageError
 from ...query import SearchRequest
 from .._base import EngineResponse, IndexedDocument, IndexMeta, check_index_name
 from . import _execute, _optimize, _read, _write
-from ._open_index import OpenIndex, index_names, require
+from ._check import IndexCheck, check_folder
+from ._damage import reading
+from ._open_index import OpenIndex, index_names, is_index, require
 from ._read import iter_folder
-from ._records import create_record_files
+from ._records import create_record_files, holds_records
 from ._store import META_FILE, open_tantivy, read_meta, write_meta, write_text_fields
 
 __all__ = ["EmbeddedEngine", "iter_folder"]  # iter_folder: bmb_es._api imports it from here
@@ -65,6 +69,8 @@ class EmbeddedEngine:
             existing = read_meta(folder)
             existing.check_compatible(name, meta.model, meta.dimension)
             return
+        if holds_records(folder):  # its metadata lost: a new one would pass off the old records as the new model's
+            raise IndexDamagedError(folder / META_FILE, "missing (the folder holds records)", name)
         try:
             open_tantivy(folder)
             create_record_files(folder)
@@ -80,12 +86,16 @@ class EmbeddedEngine:
         return index_names(self._root)
 
     def delete_index(self, name: str) -> None:
-        folder = require(self._folder(name))
+        folder = self._folder(name)
+        if not is_index(folder):  # a damaged index is deleted too: that is how it is rebuilt
+            require(folder)
         self._indices.pop(name, None)  # its writer with it: the lock goes back, pending writes are dropped
         shutil.rmtree(folder)
 
     def count(self, name: str) -> int:
-        return int(self._opened(name).searcher().num_docs)
+        opened = self._opened(name)
+        with reading(opened.folder):
+            return int(opened.searcher().num_docs)
 
     def close(self) -> None:
         """Roll back writes not committed and forget every open index: the next call reads from disk."""
@@ -95,18 +105,34 @@ class EmbeddedEngine:
 
     # -- writing -----------------------------------------------------------------------------------
 
+    def ensure_writable(self, name: str) -> None:
+        """Take ``name``'s writer lock now, before costly work for a write (loading a model, embedding).
+
+        Raises :class:`StorageError` when another process holds it. The writer is kept, as the first write would
+        keep it; an index that does not exist yet has no lock to take.
+        """
+        if (self._folder(name) / META_FILE).is_file():
+            opened = self._opened(name)
+            with reading(opened.folder):
+                opened.open_writer()
+
     def upsert(self, name: str, items: Sequence[IndexedDocument]) -> None:
-        _write.upsert(self._opened(name), items)
+        opened = self._opened(name)
+        with reading(opened.folder):
+            _write.upsert(opened, items)
 
     def commit(self, name: str) -> None:
         # Only an index written to has anything to commit: one never opened is not opened for it.
         opened = self._indices.get(name)
         if opened is not None:
-            _write.commit(opened)
+            with reading(opened.folder):
+                _write.commit(opened)
 
     def segments(self, name: str) -> int:
         """How many tantivy segments the newest commit has (each costs a search time, see :meth:`optimize`)."""
-        return int(self._opened(name).searcher().num_segments)
+        opened = self._opened(name)
+        with reading(opened.folder):
+            return int(opened.searcher().num_segments)
 
     def optimize(self, name: str, batch: int = 1024) -> tuple[int, int]:
         """Rewrite the BM25 part of ``name`` into as few segments as tantivy writes in one pass.
@@ -118,15 +144,31 @@ class EmbeddedEngine:
         the old index or the new one, never a mix (see :func:`._optimize.optimize`).
         Returns the segment counts before and after.
         """
-        return _optimize.optimize(self._opened(name), batch)
+        opened = self._opened(name)
+        with reading(opened.folder):
+            return _optimize.optimize(opened, batch)
+
+    def check(self, name: str) -> IndexCheck:
+        """Verify every file of ``name`` (a full read; see :func:`._check.check_folder`): what ``bmb-es check`` runs.
+
+        Damage is reported in the result, not raised; IndexNotFoundError when there is no such index.
+        """
+        folder = self._folder(name)
+        if not is_index(folder):
+            require(folder)
+        return check_folder(folder)
 
     # -- reading -----------------------------------------------------------------------------------
 
     def stored_hashes(self, name: str, ids: Sequence[str]) -> dict[str, str]:
-        return _read.stored_hashes(self._opened(name), ids)
+        opened = self._opened(name)
+        with reading(opened.folder):
+            return _read.stored_hashes(opened, ids)
 
     def get(self, name: str, ids: Sequence[str]) -> dict[str, IndexedDocument]:
-        return _read.get(self._opened(name), ids)
+        opened = self._opened(name)
+        with reading(opened.folder):
+            return _read.get(opened, ids)
 
     # -- searching ---------------------------------------------------------------------------------
 
@@ -136,4 +178,6 @@ class EmbeddedEngine:
 
     def execute(self, name: str, request: SearchRequest) -> EngineResponse:
         """BM25 with tantivy (Lucene's scores), then Elasticsearch's rescore arithmetic over stored vectors."""
-        return _execute.execute(self._opened(name), self._analyzer, request)
+        opened = self._opened(name)
+        with reading(opened.folder):
+            return _execute.execute(opened, self._analyzer, request)

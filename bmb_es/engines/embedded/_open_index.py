@@ -10,25 +10,34 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..._errors import IndexNotFoundError, StorageError
+from ..._errors import IndexDamagedError, IndexNotFoundError, StorageError
 from .._base import IndexMeta
 from ._commits import Commit, newer_commit, read_commit
-from ._records import RecordReader, RecordWriter
+from ._live import LiveVectors, read_live
+from ._records import RecordReader, RecordWriter, holds_records
 from ._store import META_FILE, open_tantivy, read_meta, read_text_fields
 
 _WRITER_HEAP = 128_000_000
 
 
 def index_names(root: Path) -> list[str]:
-    """The indices under ``root`` (folders with a ``meta.json``: an index exists once its metadata does)."""
+    """The indices under ``root``: folders with a ``meta.json`` (an index exists once its metadata does), and
+    damaged ones that lost it but hold records (see :func:`is_index`)."""
     if not root.is_dir():
         return []
-    return sorted(path.name for path in root.iterdir() if (path / META_FILE).is_file())
+    return sorted(path.name for path in root.iterdir() if is_index(path))
+
+
+def is_index(folder: Path) -> bool:
+    """Whether ``folder`` holds an index: its ``meta.json``, or records written to it (its ``meta.json`` lost)."""
+    return (folder / META_FILE).is_file() or holds_records(folder)
 
 
 def require(folder: Path) -> Path:
-    """``folder`` if it holds an index, else IndexNotFoundError naming the indices there."""
+    """``folder`` if it holds an index; IndexDamagedError if it lost its ``meta.json``, else IndexNotFoundError."""
     if not (folder / META_FILE).is_file():
+        if holds_records(folder):  # an interrupted create writes no records: this index had documents
+            raise IndexDamagedError(folder / META_FILE, "missing (the folder holds records)", folder.name)
         known = ", ".join(index_names(folder.parent)) or "none yet"
         raise IndexNotFoundError(
             f"index {folder.name!r} not found in {folder.parent} (indices: {known}); "
@@ -89,6 +98,7 @@ class OpenIndex:
     records: RecordReader | None = None
     text_fields: frozenset[str] | None = None
     writing: Writing | None = None
+    live: LiveVectors | None = None
 
     def index_meta(self) -> IndexMeta:
         # Metadata never changes after creation; cached so a warm query does not re-read it.
@@ -117,7 +127,7 @@ class OpenIndex:
         newer = newer_commit(view.seen)
         if newer is not None:
             view.index.reload()
-            self.records = self.meta = self.text_fields = None
+            self.records = self.meta = self.text_fields = self.live = None
             view.seen = newer
         return view.index.searcher()
 
@@ -126,12 +136,19 @@ class OpenIndex:
         view = self.tantivy_view()
         view.index.reload()
         view.seen = read_commit(self.folder)
+        self.live = None
 
     def searchable_fields(self) -> frozenset[str]:
         """The text fields that documents have (queries leave the others out)."""
         if self.text_fields is None:
             self.text_fields = read_text_fields(require(self.folder))
         return self.text_fields
+
+    def live_vectors(self, searcher: Any) -> LiveVectors:
+        """What an exact kNN search scans (see :mod:`._live`), read once per commit."""
+        if self.live is None:
+            self.live = read_live(searcher, self.record_reader(), self.index_meta().dimension)
+        return self.live
 
     def record_reader(self) -> RecordReader:
         if self.records is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..._document import Document
+from ._addresses import live_batches
 from ._open_index import OpenIndex
 from ._read import check_source
 from ._store import HASH_FIELD, ID_FIELD, LENGTH_FIELD, OFFSET_FIELD, ROW_FIELD, TEXT_FIELDS, write_text_fields
@@ -16,7 +17,8 @@ def optimize(opened: OpenIndex, batch: int) -> tuple[int, int]:
     record addresses: vectors and sources are not copied. The adds and a delete of every older document form
     one commit, so readers see the old index or the new one, never a mix, and a run stopped midway changes
     nothing. Deleted documents are purged, as by a merge, and the text fields on record become exactly
-    those that live documents have.
+    those that live documents have. Addresses are read a page at a time (:func:`._addresses.live_batches`) and
+    the record files' maps released after each batch, so memory does not grow with the index.
     """
     import tantivy
 
@@ -32,19 +34,17 @@ def optimize(opened: OpenIndex, batch: int) -> tuple[int, int]:
     if before <= 1:  # another process optimized it meanwhile
         return before, before
     records = opened.record_reader()
-    total = int(searcher.num_docs)
-    found = searcher.search(tantivy.Query.all_query(), limit=max(total, 1), count=False).hits
-    addresses = sorted((address for _, address in found), key=lambda item: (item.segment_ord, item.doc))
     present: set[str] = set()
     try:
         writing.tantivy.delete_documents_by_query(tantivy.Query.all_query())  # before the adds: only older ones
         writing.pending = True
-        for start in range(0, len(addresses), batch):
-            chunk = addresses[start : start + batch]
+        # Addresses come a page at a time, in address order (see _addresses): memory stays bounded by the page.
+        for chunk in live_batches(searcher, batch):
             rows = searcher.fast_field_values(ROW_FIELD, chunk)
             offsets = searcher.fast_field_values(OFFSET_FIELD, chunk)
             lengths = searcher.fast_field_values(LENGTH_FIELD, chunk)
             sources = records.decoded_sources(offsets, lengths)
+            records.release()  # what was read of sources.jsonl leaves the resident set
             stored = [searcher.doc(address) for address in chunk]
             for doc, source, row, offset, length in zip(stored, sources, rows, offsets, lengths, strict=True):
                 check_source(opened.folder, doc[ID_FIELD][0], source)

@@ -10,10 +10,12 @@ from typing import Any
 import numpy as np
 
 from ..._document import Document
-from ..._errors import StorageError
+from ..._errors import IndexDamagedError
 from .._base import IndexedDocument
+from ._addresses import live_batches
+from ._damage import reading
 from ._open_index import OpenIndex
-from ._records import RecordReader
+from ._records import SOURCES_FILE, RecordReader
 from ._store import (
     HASH_FIELD,
     ID_FIELD,
@@ -64,18 +66,19 @@ def iter_folder(folder: Path, batch: int = 1024) -> Iterator[list[IndexedDocumen
     """Every live (committed, not deleted) document of an index folder, with its exact vector.
 
     Reads both layouts (see :mod:`._store`), so ``bmb-es merge`` converts a legacy index without re-embedding.
+    Yields lists of ``batch`` documents in address order; addresses are read a page at a time
+    (:func:`._addresses.live_batches`), so memory does not grow with the index.
     """
-    import tantivy
+    with reading(folder):
+        yield from _iter_folder(folder, batch)
 
+
+def _iter_folder(folder: Path, batch: int) -> Iterator[list[IndexedDocument]]:
     legacy = is_legacy(folder)
     searcher = (open_legacy_tantivy(folder) if legacy else open_tantivy(folder)).searcher()
     records = RecordReader(folder, read_meta(folder).dimension)
-    total = int(searcher.num_docs)
-    if total == 0:
-        return
-    addresses = [address for _, address in searcher.search(tantivy.Query.all_query(), limit=total, count=False).hits]
-    for start in range(0, len(addresses), batch):
-        chunk = addresses[start : start + batch]
+    # Addresses come a page at a time, in address order (see _addresses): memory stays bounded by the page.
+    for chunk in live_batches(searcher, batch):
         docs = [searcher.doc(address) for address in chunk]
         if legacy:
             sources = [json.loads(doc[LEGACY_SOURCE_FIELD][0]) for doc in docs]
@@ -84,6 +87,7 @@ def iter_folder(folder: Path, batch: int = 1024) -> Iterator[list[IndexedDocumen
         else:
             sources = read_sources(searcher, records, chunk)
             vectors = records.vectors(searcher.fast_field_values(ROW_FIELD, chunk))
+            records.release()  # what was read of the record files leaves the resident set
         yield _indexed(folder, docs, sources, vectors)
 
 
@@ -101,9 +105,8 @@ def _indexed(
 def check_source(folder: Path, doc_id: str, source: Mapping[str, Any]) -> None:
     """Refuse a source that is not the document's own (record files changed outside bmb-es)."""
     if source.get("id") != doc_id:
-        raise StorageError(
-            f"{folder}: document {doc_id!r} points at the source of {source.get('id')!r}; the record "
-            f"files were changed outside bmb-es: rebuild the index"
+        raise IndexDamagedError(
+            folder / SOURCES_FILE, f"document {doc_id!r} points at the source of {source.get('id')!r}", folder.name
         )
 
 
@@ -114,3 +117,28 @@ def read_sources(searcher: Any, records: RecordReader, addresses: Sequence[Any])
     offsets = searcher.fast_field_values(OFFSET_FIELD, addresses)
     lengths = searcher.fast_field_values(LENGTH_FIELD, addresses)
     return records.decoded_sources(offsets, lengths)
+
+
+class FolderIds:
+    """Which ids an index folder's live documents hold, by lookup (``bmb-es merge`` counts ids that several sources
+    hold without keeping every id it has seen). Reads both layouts.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self._folder = folder
+        with reading(folder):
+            index = open_legacy_tantivy(folder) if is_legacy(folder) else open_tantivy(folder)
+            self._schema = index.schema
+            self._searcher = index.searcher()
+
+    def held(self, ids: Sequence[str]) -> set[str]:
+        """Those of ``ids`` that a live document of the folder has."""
+        import tantivy
+
+        unique = list(dict.fromkeys(ids))
+        if not unique:
+            return set()
+        with reading(self._folder):
+            query = tantivy.Query.term_set_query(self._schema, ID_FIELD, unique)
+            hits = self._searcher.search(query, limit=len(unique), count=False).hits
+            return {self._searcher.doc(address)[ID_FIELD][0] for _, address in hits}

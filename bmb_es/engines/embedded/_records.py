@@ -20,6 +20,11 @@ line is ended so the file stays JSON Lines.
 
 Like tantivy's own memory-mapped segment files, these files must not be truncated or overwritten in place
 while a process has the index open (that kills the reader with SIGBUS); delete an index with ``bmb-es delete``.
+
+Damage: a reference past the end of a file, a source that does not parse, and a vector holding NaN, an infinity or
+a value beyond ±1e15 (:func:`bad_rows`) raise :class:`IndexDamagedError` naming the file. Every vector read is
+checked (two reductions over the rows read), so a damaged row can never turn into a NaN score.
+Finite bytes changed in place are only found by the checksums that ``bmb-es check`` verifies (:mod:`._sums`).
 """
 
 from __future__ import annotations
@@ -27,21 +32,26 @@ from __future__ import annotations
 import json
 import mmap
 import os
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import numpy.typing as npt
 import orjson
 
-from ..._errors import StorageError
+from ..._errors import IndexDamagedError, StorageError
 
 VECTORS_FILE = "vectors.f32"
 SOURCES_FILE = "sources.jsonl"
 _FLOAT32 = np.dtype("<f4")
 _EXACT_ONLY = b" "  # marks a source that only the standard library reads back exactly
 _INT64_MIN, _UINT64_MAX = -(2**63), 2**64 - 1
+# Beyond this, squares summed over a row overflow float32 (an embedding's values lie within ±1).
+VALUE_LIMIT = 1e15
+BAD_VALUES = f"NaN, an infinity or a value beyond ±{VALUE_LIMIT:.0e}"
+_READ_BYTES = 1 << 22
 
 
 def encode_source(source: dict[str, Any]) -> bytes:
@@ -92,6 +102,39 @@ def sync_folder(folder: Path) -> None:
 def record_files_present(folder: Path) -> tuple[bool, bool]:
     """Whether ``vectors.f32`` and ``sources.jsonl`` exist."""
     return (folder / VECTORS_FILE).is_file(), (folder / SOURCES_FILE).is_file()
+
+
+def holds_records(folder: Path) -> bool:
+    """Whether either record file holds bytes: documents were written to the index in ``folder``."""
+    for name in (VECTORS_FILE, SOURCES_FILE):
+        try:
+            if (folder / name).stat().st_size:
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def bad_rows(vectors: npt.NDArray[np.float32]) -> list[int]:
+    """The rows of ``vectors`` holding NaN, an infinity or a value beyond ±:data:`VALUE_LIMIT` (fast when none)."""
+    # Two reductions, no temporary array; NaN propagates through max and min and fails both comparisons.
+    if not len(vectors) or (vectors.max() <= VALUE_LIMIT and vectors.min() >= -VALUE_LIMIT):
+        return []
+    with np.errstate(invalid="ignore"):
+        fine = np.all(np.abs(vectors) <= VALUE_LIMIT, axis=1)
+    return np.flatnonzero(~fine).tolist()
+
+
+def crc32_of(handle: BinaryIO, start: int, length: int, crc: int = 0) -> int:
+    """The CRC32 of ``length`` bytes of ``handle`` from ``start`` (fewer at the end of the file), continuing ``crc``."""
+    handle.seek(start)
+    while length > 0:
+        piece = handle.read(min(length, _READ_BYTES))
+        if not piece:
+            break
+        crc = zlib.crc32(piece, crc)
+        length -= len(piece)
+    return crc
 
 
 class RecordWriter:
@@ -165,28 +208,58 @@ class RecordReader:
             with open(self._folder / name, "rb") as handle:
                 size = os.fstat(handle.fileno()).st_size
                 return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if size else None
+        except FileNotFoundError:
+            raise IndexDamagedError(self._folder / name, "missing", self._folder.name) from None
         except OSError as error:
             raise StorageError(f"{self._folder / name}: cannot read ({error}); rebuild the index") from error
 
-    def vectors(self, rows: Sequence[int]) -> npt.NDArray[np.float32]:
-        """The vectors at ``rows`` as a new ``(len(rows), dimension)`` float32 matrix."""
-        if not rows:
-            return np.zeros((0, self._dimension), dtype=np.float32)
-        index = np.asarray(rows, dtype=np.int64)
-        last = int(index.max())
-        if last >= len(self._vectors):
+    def mapped_vectors(self, last_row: int) -> npt.NDArray[np.float32]:
+        """Every row of ``vectors.f32``, as a read-only ``(rows, dimension)`` array over its memory map (no copy).
+
+        Re-mapped when the map holds no row ``last_row`` (the file has grown); IndexDamagedError when the file does
+        not reach it. Values are not checked here: :meth:`vectors` checks what it copies.
+        """
+        if last_row >= len(self._vectors):
             mapped = self._map(VECTORS_FILE)
             if mapped is not None:
                 whole = len(mapped) // (self._dimension * _FLOAT32.itemsize)
                 self._vectors = np.frombuffer(mapped, dtype=_FLOAT32, count=whole * self._dimension).reshape(
                     whole, self._dimension
                 )
-            if last >= len(self._vectors):
-                raise StorageError(
-                    f"{self._folder / VECTORS_FILE}: row {last} is referenced but the file holds "
-                    f"{len(self._vectors)} rows; the file was truncated or replaced: rebuild the index"
+            if last_row >= len(self._vectors):
+                raise IndexDamagedError(
+                    self._folder / VECTORS_FILE,
+                    f"row {last_row} is referenced but the file holds {len(self._vectors)} rows "
+                    "(truncated or replaced)",
+                    self._folder.name,
                 )
-        return np.asarray(self._vectors[index], dtype=np.float32)  # fancy indexing already copied
+        return self._vectors
+
+    def release(self) -> None:
+        """Drop both memory maps; the next read maps the files again.
+
+        Pages of a mapped file that were read stay in the process's resident set until the map goes (or the kernel
+        needs the memory), so a pass over a whole index (``optimize``, ``bmb-es merge``) releases the maps batch by
+        batch: its resident set then stays bounded instead of growing to the size of both files.
+        """
+        self._vectors = np.zeros((0, self._dimension), dtype=_FLOAT32)
+        self._sources = b""
+
+    def vectors(self, rows: Sequence[int] | npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
+        """The vectors at ``rows`` as a new ``(len(rows), dimension)`` float32 matrix."""
+        if not len(rows):
+            return np.zeros((0, self._dimension), dtype=np.float32)
+        index = np.asarray(rows, dtype=np.int64)
+        table = self.mapped_vectors(int(index.max()))
+        block = np.asarray(table[index], dtype=np.float32)  # fancy indexing already copied
+        bad = bad_rows(block)
+        if bad:
+            raise IndexDamagedError(
+                self._folder / VECTORS_FILE,
+                f"row {rows[bad[0]]} holds {BAD_VALUES} (an embedding's values lie within ±1)",
+                self._folder.name,
+            )
+        return block
 
     def decoded_sources(self, offsets: Sequence[int], lengths: Sequence[int]) -> list[Any]:
         """The ``_source`` written at each offset (with its length), decoded, in order."""
@@ -198,9 +271,10 @@ class RecordReader:
             try:
                 decoded.append(decode_source(data[offset : offset + length]))
             except ValueError as error:  # json's and orjson's decode errors are ValueErrors
-                raise StorageError(
-                    f"{self._folder / SOURCES_FILE}: bytes {offset}-{offset + length} are not the JSON of a source "
-                    f"({error}); the file was changed outside bmb-es: rebuild the index"
+                raise IndexDamagedError(
+                    self._folder / SOURCES_FILE,
+                    f"bytes {offset}-{offset + length} are not the JSON of a source ({error})",
+                    self._folder.name,
                 ) from None
         return decoded
 
@@ -211,8 +285,9 @@ class RecordReader:
             if mapped is not None:
                 self._sources = mapped
         if end > len(self._sources):
-            raise StorageError(
-                f"{self._folder / SOURCES_FILE}: bytes up to {end} are referenced but the file holds "
-                f"{len(self._sources)}; the file was truncated or replaced: rebuild the index"
+            raise IndexDamagedError(
+                self._folder / SOURCES_FILE,
+                f"bytes up to {end} are referenced but the file holds {len(self._sources)} (truncated or replaced)",
+                self._folder.name,
             )
         return self._sources

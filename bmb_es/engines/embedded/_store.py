@@ -7,6 +7,9 @@ before every tantivy commit, so a commit never publishes a document whose vector
 Indices written before the record files existed ("legacy" layout) kept the source and vector bytes inside
 tantivy's stored documents; :func:`open_legacy_tantivy` reads them so ``bmb-es merge`` can convert them
 without re-embedding.
+
+A damaged file raises :class:`IndexDamagedError` naming it: ``meta.json`` that does not parse, a record file
+missing, or a tantivy file that tantivy cannot open (named by :func:`._tantivy_files.damaged_files`).
 """
 
 from __future__ import annotations
@@ -18,9 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from ..._analysis import ANALYZER_NAME, tantivy_analyzer
-from ..._errors import StorageError
+from ..._errors import IndexDamagedError, StorageError
 from .._base import IndexMeta
 from ._records import SOURCES_FILE, VECTORS_FILE, record_files_present, sync_folder
+from ._tantivy_files import META_JSON as TANTIVY_META_FILE
+from ._tantivy_files import damaged_files
 
 TEXT_FIELDS: tuple[str, ...] = ("title", "abstract", "body")
 ID_FIELD = "id"
@@ -71,12 +76,19 @@ def is_legacy(folder: Path) -> bool:
 
 
 def open_tantivy(folder: Path) -> Any:
-    """Open (or create) the tantivy index in ``folder`` with the shared analyzer registered."""
+    """Open (or create) the tantivy index in ``folder`` with the shared analyzer registered.
+
+    Creates one only for an index being created (no ``meta.json`` yet): tantivy would replace a lost commit of an
+    existing index with an empty one.
+    """
     present = record_files_present(folder)
+    tantivy_meta = folder / TANTIVY_DIR / TANTIVY_META_FILE
+    if (folder / META_FILE).is_file() and not tantivy_meta.is_file():
+        raise IndexDamagedError(tantivy_meta, "missing", folder.name)
     if (folder / META_FILE).is_file() and not all(present):
         if any(present):
             missing = SOURCES_FILE if present[0] else VECTORS_FILE
-            raise StorageError(f"{folder}: the index is damaged: {missing} is missing; rebuild it with bmb-es index")
+            raise IndexDamagedError(folder / missing, "missing", folder.name)
         raise StorageError(  # the legacy layout (see is_legacy)
             f"{folder}: this index was written by an earlier bmb-es that kept vectors inside tantivy's stored "
             f"documents; convert it without re-embedding: bmb-es merge {folder} --into {folder.name}-2 "
@@ -97,20 +109,44 @@ def _open(folder: Path, schema: Any) -> Any:
     target.mkdir(parents=True, exist_ok=True)
     try:
         index = tantivy.Index(schema, path=str(target), reuse=True)
-    except (OSError, ValueError) as error:
-        raise StorageError(f"{target}: cannot open the index ({error})") from error
+    except BaseException as error:  # a Rust panic is a BaseException (pyo3's PanicException)
+        if not isinstance(error, OSError | ValueError) and not is_panic(error):
+            raise
+        # An index (its metadata written) that tantivy cannot open: name the damaged file if there is one.
+        damage = damaged_files(target) if (folder / META_FILE).is_file() else []
+        if damage:
+            path, problem = damage[0]
+            raise IndexDamagedError(path, problem, folder.name) from None
+        raise StorageError(f"{target}: cannot open the index ({' '.join(str(error).split())})") from None
     index.register_tokenizer(ANALYZER_NAME, tantivy_analyzer())
     return index
 
 
+def is_panic(error: BaseException) -> bool:
+    """Whether ``error`` is a Rust panic that pyo3 raised (``pyo3_runtime.PanicException``, not importable)."""
+    return type(error).__name__ == "PanicException" and type(error).__module__ == "pyo3_runtime"
+
+
 def read_meta(folder: Path) -> IndexMeta:
-    with open(folder / META_FILE, encoding="utf-8") as handle:
-        return IndexMeta.from_json(json.load(handle))
+    """The index's metadata; IndexDamagedError when ``meta.json`` is missing or is not such metadata."""
+    path = folder / META_FILE
+    try:
+        meta = IndexMeta.from_json(json.loads(path.read_bytes()))
+    except FileNotFoundError:
+        raise IndexDamagedError(path, "missing", folder.name) from None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        problem = f"not the metadata of an index ({type(error).__name__}: {error})"
+        raise IndexDamagedError(path, problem, folder.name) from None
+    if meta.dimension <= 0 or not meta.model:
+        raise IndexDamagedError(
+            path, f"not the metadata of an index (model {meta.model!r}, dimension {meta.dimension})", folder.name
+        )
+    return meta
 
 
 def write_meta(folder: Path, meta: IndexMeta) -> None:
     """Write ``meta.json`` atomically, so a crash never leaves half a file."""
-    _write_json(folder / META_FILE, meta.to_json())
+    write_json(folder / META_FILE, meta.to_json())
 
 
 def read_text_fields(folder: Path) -> frozenset[str]:
@@ -130,10 +166,10 @@ def read_text_fields(folder: Path) -> frozenset[str]:
 
 def write_text_fields(folder: Path, fields: frozenset[str]) -> None:
     """Record ``fields`` (see :func:`read_text_fields`); called before the commit that publishes them."""
-    _write_json(folder / FIELDS_FILE, {"fields": [name for name in TEXT_FIELDS if name in fields]})
+    write_json(folder / FIELDS_FILE, {"fields": [name for name in TEXT_FIELDS if name in fields]})
 
 
-def _write_json(path: Path, data: Any) -> None:
+def write_json(path: Path, data: Any) -> None:
     """Temp file + fsync + rename + folder fsync: the file is the old one or the new one, even after a crash."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False, encoding="utf-8") as handle:

@@ -11,7 +11,7 @@ from ..._document import Document
 from ..._errors import StorageError
 from .._base import IndexedDocument
 from ._open_index import OpenIndex
-from ._records import encode_source
+from ._records import BAD_VALUES, bad_rows, encode_source
 from ._store import (
     HASH_FIELD,
     ID_FIELD,
@@ -22,6 +22,7 @@ from ._store import (
     read_text_fields,
     write_text_fields,
 )
+from ._sums import update_sums
 
 
 def upsert(opened: OpenIndex, items: Sequence[IndexedDocument]) -> None:
@@ -36,6 +37,11 @@ def upsert(opened: OpenIndex, items: Sequence[IndexedDocument]) -> None:
                 f"document {item.document.id!r}: vector has shape {vector.shape}, index expects ({meta.dimension},)"
             )
         vectors[number] = vector
+    bad = bad_rows(vectors)
+    if bad:  # a search would read it as damage: refused here, where the document is known
+        raise StorageError(
+            f"document {items[bad[0]].document.id!r}: vector holds {BAD_VALUES}; nothing of this batch is written"
+        )
     sources = [encode_source(item.document.to_source()) for item in items]
     placed = writing.records.append(vectors, sources)
     writing.pending = True
@@ -47,7 +53,7 @@ def upsert(opened: OpenIndex, items: Sequence[IndexedDocument]) -> None:
 
 
 def commit(opened: OpenIndex) -> None:
-    """Publish the pending writes: record files synced, text fields recorded, then tantivy's commit."""
+    """Publish the pending writes: record files synced, checksums and text fields recorded, then tantivy's commit."""
     # Nothing written, nothing committed: a commit reloads every reader and may reorder tantivy's segments,
     # which decides the order of hits with equal scores.
     writing = opened.writing
@@ -55,6 +61,7 @@ def commit(opened: OpenIndex) -> None:
         return
     writing.pending = False
     writing.records.sync()  # first: a commit must never publish rows that are not on disk
+    update_sums(opened.folder, opened.index_meta().dimension * 4)  # nor rows that the sums do not cover
     # Nor a document with a text field that queries would leave out. The file is read again, not the cache:
     # under the writer lock it is current, and another process may have changed it since.
     written, writing.fields = writing.fields, frozenset()

@@ -24,6 +24,7 @@ from bmb_es.engines import (
 )
 from bmb_es.engines._base import IndexedDocument
 from bmb_es.query import build_query
+from tests.support import ConstantEmbedder
 
 from .fake_cluster import FakeCluster, start
 
@@ -32,15 +33,6 @@ META = IndexMeta("test/fake-model", DIM)
 API_KEY = "c2VjcmV0LWlkOnNlY3JldC1hcGkta2V5LXZhbHVl"  # base64("secret-id:secret-api-key-value")
 PASSWORD = "hunter2-very-secret"
 BEARER = "bearer-token-that-must-not-leak"
-
-
-class FakeEmbedder:
-    name = META.model
-    dimension = DIM
-    max_length = 128
-
-    def embed(self, texts: object, batch_size: int = 32) -> np.ndarray:
-        return np.tile(np.asarray([[1.0, 0.0, 0.0, 0.0]], dtype=np.float32), (len(list(texts)), 1))  # type: ignore[arg-type]
 
 
 @pytest.fixture(params=["es8", "es9", "os2", "os3"])
@@ -277,7 +269,11 @@ def test_search_accepts_the_users_own_client(flavor: str) -> None:
 
             client = OpenSearch(hosts=[fake.url])
         result = bmb_es.search(
-            client, "papers", "how does coronavirus damage the lungs", rerank=True, embedder=FakeEmbedder()
+            client,
+            "papers",
+            "how does coronavirus damage the lungs",
+            mode="paper",
+            embedder=ConstantEmbedder(name=META.model),
         )
         assert [hit.id for hit in result.hits] == ["a", "b"]
         assert result.body["rescore"]["query"]["rescore_query"]["script_score"]["script"]["source"].endswith(
@@ -285,7 +281,7 @@ def test_search_accepts_the_users_own_client(flavor: str) -> None:
         )
         assert isinstance(as_engine(client), ElasticsearchEngine if fake.is_es else OpenSearchEngine)
         with pytest.raises(ModelMismatchError):
-            wrong = FakeEmbedder()
+            wrong = ConstantEmbedder(name=META.model)
             wrong.name = "other/model"
             bmb_es.search(client, "papers", "lungs", rerank=True, embedder=wrong)
         client.close()

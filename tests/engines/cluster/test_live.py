@@ -14,8 +14,11 @@ import json
 import os
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,8 +31,9 @@ from bmb_es.embedding import model_name
 from bmb_es.engines import open_engine
 from bmb_es.engines._base import IndexedDocument
 from bmb_es.engines._resources import index_body
-from bmb_es.query import build_hybrid_query, build_knn_query
+from bmb_es.query import Fusion, SearchRequest, build_hybrid_query, build_knn_query, scored_hit
 from tests.conftest import shared_path
+from tests.support import ConstantEmbedder
 
 pytestmark = pytest.mark.live
 DIM = 4
@@ -153,19 +157,11 @@ def test_opensearch_model_meta_mismatch_refused(opensearch: bmb_es.Engine) -> No
     opensearch.create_index(name, IndexMeta("test/other-model", DIM))
     try:
         with pytest.raises(BmbError, match="test/other-model"):
-            bmb_es.search(opensearch, name, "coronavirus", embedder=_FixedEmbedder(), rerank=True)
+            bmb_es.search(
+                opensearch, name, "coronavirus", embedder=ConstantEmbedder((1.0,) * DIM, name="test/live"), rerank=True
+            )
     finally:
         opensearch.delete_index(name)
-
-
-class _FixedEmbedder:
-    """A 4-d embedder named as the live indices' model is not: the search must refuse before sending."""
-
-    name = "test/live"
-    dimension = DIM
-
-    def embed(self, texts: Any, batch_size: int = 32) -> Any:
-        return np.ones((len(texts), DIM), dtype=np.float32)
 
 
 def test_opensearch_bm25_scores_are_the_embedded_engines(opensearch: bmb_es.Engine, tmp_path: Any) -> None:
@@ -261,6 +257,104 @@ def test_credentials_are_ignored_by_a_node_without_security() -> None:
         engine.close()
 
 
+# --- the shipped JSON files, sent verbatim ----------------------------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[3]
+PLACEHOLDERS = {b"MODEL_ID": b"bmb-es-live-model"}  # the one placeholder pipelines/README.md names
+NODES = {
+    "opensearch": ("BMB_LIVE_OS_URL", "BMB_OS_URL"),
+    "es9": ("BMB_LIVE_ES_URL", "BMB_ES_URL"),
+    "es8": ("BMB_LIVE_ES8_URL", ""),
+}
+SHIPPED = [
+    (node, str(path.relative_to(REPO)))
+    for node in NODES
+    for folder in ("mappings", "pipelines")
+    for path in sorted((REPO / folder / ("opensearch" if node == "opensearch" else "elasticsearch")).glob("*.json"))
+]
+UNKNOWN_TOKENIZER = "Unknown tokenizer type [pattern] for [bmb_english_tokenizer]"
+# What these nodes refuse, in their own words, and why (docs/clusters.md, "What cannot run on these nodes").
+REFUSED = {
+    # Elastic's integ-test zip has no analysis-common module (pattern tokenizer, snowball stemmer) ...
+    ("es9", "mappings/elasticsearch/papers.json"): UNKNOWN_TOKENIZER,
+    ("es9", "mappings/elasticsearch/papers-rerank-only.json"): UNKNOWN_TOKENIZER,
+    ("es8", "mappings/elasticsearch/papers.json"): UNKNOWN_TOKENIZER,
+    ("es8", "mappings/elasticsearch/papers-rerank-only.json"): UNKNOWN_TOKENIZER,
+    # ... and no ML or ingest-common module (no inference, set or remove processor).
+    ("es9", "pipelines/elasticsearch/papers-inference.json"): "No processor type exists with name [inference]",
+    ("es8", "pipelines/elasticsearch/papers-inference.json"): "No processor type exists with name [inference]",
+    # OpenSearch here runs k-NN without ml-commons and neural-search.
+    ("opensearch", "pipelines/opensearch/papers-text-embedding.json"): (
+        "No processor type exists with name [text_embedding]"
+    ),
+    ("opensearch", "pipelines/opensearch/papers-hybrid-search.json"): "Invalid processor type normalization-processor",
+}
+
+
+def _node_url(node: str) -> str:
+    variable, fallback = NODES[node]
+    url = os.environ.get(variable, "").strip() or (os.environ.get(fallback, "").strip() if fallback else "")
+    if not url:
+        pytest.skip(f"no live {node} node: set {variable} (.ci/run starts one with tools/engines/)")
+    return url.rstrip("/")
+
+
+def _send(method: str, url: str, data: bytes | None = None) -> tuple[int, dict[str, Any]]:
+    """One raw HTTP request (no client library re-encoding the body): status and JSON answer."""
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def _request_path(file: str) -> str:
+    """Where a shipped file goes: a new index, ingest pipeline or search pipeline (random names)."""
+    name = _name()
+    if file.startswith("mappings/"):
+        return f"/{name}"
+    if file.endswith("papers-hybrid-search.json"):
+        return f"/_search/pipeline/{name}"
+    return f"/_ingest/pipeline/{name}"
+
+
+@pytest.mark.parametrize(("node", "file"), SHIPPED, ids=[f"{node}:{file}" for node, file in SHIPPED])
+def test_shipped_file_sent_verbatim(node: str, file: str) -> None:
+    """Each shipped body as a user sends it (curl --data-binary @file): accepted, or refused only for what the
+    node lacks, with the node's own error."""
+    url = _node_url(node)
+    data = (REPO / file).read_bytes()
+    for placeholder, value in PLACEHOLDERS.items():
+        data = data.replace(placeholder, value)
+    path = _request_path(file)
+    status, answer = _send("PUT", url + path, data)
+    if (node, file) not in REFUSED:
+        try:
+            assert (status, answer.get("acknowledged")) == (200, True), answer
+        finally:
+            _send("DELETE", url + path)
+        return
+    assert status == 400, answer
+    assert [cause["reason"] for cause in answer["error"]["root_cause"]] == [REFUSED[node, file]], answer
+    # The missing module is the only obstacle: the same body without what the node lacks is accepted, so every
+    # other key (a stray `_comment` is refused by both engines) and setting in the file is one the node takes.
+    body = json.loads(data)
+    if file.startswith("mappings/"):  # core analyzers in place of analysis-common's
+        del body["settings"]["analysis"]
+        for field in body["mappings"]["properties"].values():
+            if field.get("analyzer"):
+                field["analyzer"] = "standard"
+    else:  # no processors (an empty on_failure is refused, so none)
+        body.pop("on_failure", None)
+        body.update({key: [] for key in body if key.endswith("processors")})
+    status, answer = _send("PUT", url + path, json.dumps(body).encode())
+    try:
+        assert (status, answer.get("acknowledged")) == (200, True), answer
+    finally:
+        _send("DELETE", url + path)
+
+
 # --- the CLI on OpenSearch: the 2,753 BioASQ abstracts ---------------------------------------------------------
 
 
@@ -309,28 +403,40 @@ def _source_lines() -> list[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("rerank", [False, True], ids=["bm25", "rerank"])
+@pytest.mark.parametrize("mode", ["bm25", "paper", "rerank", "dense", "hybrid"])
 def test_opensearch_cli_query_and_explain_body_runs_verbatim(
-    bioasq_on_opensearch: tuple[str, dict[str, str]], rerank: bool
+    bioasq_on_opensearch: tuple[str, dict[str, str]], mode: str
 ) -> None:
+    """Every mode answers on a real node, and its --explain --json output reproduces the answer: a single-leg body
+    sent as it is, a fused mode's searches sent as they are and fused as its bmb_es_fusion says."""
     name, env = bioasq_on_opensearch
     question = "Is sleep apnea associated with cardiac arrhythmias?"
-    flag = "--rerank" if rerank else "--no-rerank"
-    hits = json.loads(_cli("query", flag, "--json", "--index", name, question, env=env).stdout)
-    ids = [hit["id"] for hit in (hits["hits"] if isinstance(hits, dict) else hits)]
-    assert len(ids) == 10 and "331948" in ids  # the abstract that is about exactly this
-    explained = _cli("query", flag, "--explain", "--index", name, question, env=env).stdout
+    hits = json.loads(_cli("query", "--mode", mode, "--json", "--index", name, question, env=env).stdout)
+    ids = [hit["id"] for hit in hits["hits"]]
+    assert len(ids) == 10 and hits["mode"] == mode
+    if mode != "dense":
+        assert "331948" in ids  # the abstract that is about exactly this
+    explained = _cli("query", "--mode", mode, "--explain", "--json", "--index", name, question, env=env).stdout
     body = json.loads(explained[explained.index("{") :])
-    if rerank:
-        assert body["rescore"]["query"]["rescore_query"]["script_score"]["script"]["source"].startswith(
-            "cosineSimilarity"
-        )
     engine = open_engine(environ={"BMB_OS_URL": env["BMB_OS_URL"]})
     try:
-        verbatim = [hit["_id"] for hit in engine.search(name, body)["hits"]["hits"]]
+        if "searches" not in body:
+            verbatim = [hit["_id"] for hit in engine.search(name, body)["hits"]["hits"]]
+        else:
+            fusion = Fusion(body["bmb_es_fusion"]["bm25_weight"])
+            candidates = []
+            for search_body in body["searches"]:
+                leg = SearchRequest.from_body(search_body)
+                for hit in engine.search(name, search_body)["hits"]["hits"]:
+                    candidates.append(scored_hit(leg, hit["_score"], None, None, hit["_id"]))
+            verbatim = [item.id for item, _ in fusion.fuse(candidates)][: body["bmb_es_fusion"]["size"]]
     finally:
         engine.close()
     assert verbatim == ids
+    if mode == "paper":
+        assert body["rescore"]["query"]["rescore_query"]["script_score"]["script"]["source"].startswith(
+            "cosineSimilarity"
+        )
 
 
 @pytest.mark.slow

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from bmb_es._analysis import cluster_analysis_settings
+from bmb_es._errors import InputError
 from bmb_es.engines import IndexMeta
 from bmb_es.engines._resources import (
     hybrid_search_pipeline_body,
@@ -29,6 +30,12 @@ REPO = Path(__file__).resolve().parents[3]
 META = IndexMeta("sentence-transformers/all-MiniLM-L6-v2", 384)
 VEC = [0.1, 0.2, 0.3]
 MAPPINGS = sorted(p.relative_to(REPO / "mappings") for p in (REPO / "mappings").rglob("*.json"))
+PIPELINES = sorted(p.relative_to(REPO / "pipelines") for p in (REPO / "pipelines").rglob("*.json"))
+# The top-level keys each kind of body takes (create index; put ingest pipeline; put search pipeline). Anything
+# else, such as the `_comment` keys these files once had, is refused: `unknown key [_comment] for create index`.
+INDEX_KEYS = {"settings", "mappings", "aliases"}
+INGEST_PIPELINE_KEYS = {"description", "processors", "on_failure", "version", "_meta", "deprecated"}
+SEARCH_PIPELINE_KEYS = {"description", "request_processors", "response_processors", "phase_results_processors"}
 
 
 def ref(*parts: str) -> Path:
@@ -67,6 +74,59 @@ def test_shipped_analysis_is_the_shared_analyzer(name: str) -> None:
     assert set(data["mappings"]["_meta"]) == set(META.to_json())
 
 
+def _keys(tree: Any) -> set[str]:
+    if isinstance(tree, dict):
+        return set(tree).union(*(_keys(value) for value in tree.values()))
+    if isinstance(tree, list):
+        return set().union(*(_keys(value) for value in tree))
+    return set()
+
+
+@pytest.mark.parametrize("name", [f"mappings/{p}" for p in MAPPINGS] + [f"pipelines/{p}" for p in PIPELINES])
+def test_every_shipped_file_is_a_body_to_send_as_it_is(name: str) -> None:
+    """No comment keys: each file is pasted or sent with curl verbatim (the live tests send them to real nodes)."""
+    kind, *parts = name.split("/")
+    data = json.loads((REPO / name).read_text(encoding="utf-8"))
+    assert not [key for key in _keys(data) if key.startswith("_comment")]
+    if kind == "mappings":
+        allowed = INDEX_KEYS
+    else:
+        allowed = SEARCH_PIPELINE_KEYS if "processors" not in data else INGEST_PIPELINE_KEYS
+        assert data["description"].startswith("bmb-es: ")
+    assert set(data) <= allowed, set(data) - allowed
+    assert load_resource(kind, *parts) == data  # bmb-es reads the same body, nothing removed
+
+
+@pytest.mark.parametrize("folder", ["mappings", "pipelines"])
+def test_each_folder_has_a_readme_for_every_file(folder: str) -> None:
+    """What the comments said lives in a README beside the files: every file, and every placeholder, named."""
+    readme = (REPO / folder / "README.md").read_text(encoding="utf-8")
+    for path in (REPO / folder).rglob("*.json"):
+        name = str(path.relative_to(REPO / folder))
+        assert f"`{name}`" in readme, name
+        if "MODEL_ID" in path.read_text(encoding="utf-8"):
+            assert "`MODEL_ID`" in readme
+    if folder == "mappings":
+        assert "dimension" in readme and "`dims`" in readme and "`_meta`" in readme
+
+
+def test_the_default_models_body_is_the_shipped_file() -> None:
+    """For the default model and a cluster of unknown version, bmb-es sends each mapping file unchanged."""
+    for path in MAPPINGS:
+        dist, name = path.parts
+        rerank_only = name == "papers-rerank-only.json"
+        knn_engine = "faiss" if name == "papers-faiss.json" else "lucene"
+        body = index_body(dist, META, rerank_only=rerank_only, knn_engine=knn_engine)  # type: ignore[arg-type]
+        assert body == load_resource("mappings", dist, name), path
+
+
+def test_faiss_before_2_19_is_refused() -> None:
+    with pytest.raises(InputError, match=r"2\.19\+"):
+        index_body("opensearch", META, knn_engine="faiss", version=(2, 17))
+    assert index_body("opensearch", META, knn_engine="faiss", version=(2, 19))
+    assert index_body("opensearch", META, knn_engine="faiss", rerank_only=True, version=(2, 17))
+
+
 def test_every_variant_is_filled_in() -> None:
     for dist in ("elasticsearch", "opensearch"):
         for rerank_only in (False, True):
@@ -74,7 +134,6 @@ def test_every_variant_is_filled_in() -> None:
             field = body["mappings"]["properties"]["embedding"]
             assert field["dims" if dist == "elasticsearch" else "dimension"] == 768
             assert body["mappings"]["_meta"] == IndexMeta("m", 768).to_json()
-            assert "_comment" not in json.dumps(body)
     es = index_body("elasticsearch", META)["mappings"]["properties"]["embedding"]
     assert es["similarity"] == "cosine" and es["index_options"]["type"] == "hnsw" and es["index"] is True
     es_rr = index_body("elasticsearch", META, rerank_only=True)["mappings"]["properties"]["embedding"]

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bmb_es import Document, EmbeddedEngine, IndexMeta, StorageError, build_query, merge_indices
+from bmb_es import Document, EmbeddedEngine, IndexDamagedError, IndexMeta, StorageError, build_query, merge_indices
 from bmb_es.engines import IndexedDocument
 from bmb_es.engines.embedded._records import (
     SOURCES_FILE,
@@ -248,7 +248,7 @@ def test_a_reader_follows_an_index_created_again_with_another_dimension(tmp_path
 def test_a_missing_record_file_is_damage_not_the_legacy_layout(engine: EmbeddedEngine) -> None:
     put(engine, DOCS)
     (_folder(engine) / SOURCES_FILE).unlink()
-    with pytest.raises(StorageError, match=r"the index is damaged: sources\.jsonl is missing; rebuild it"):
+    with pytest.raises(IndexDamagedError, match=r"t/sources\.jsonl: missing; index 't' is damaged: .* index again"):
         EmbeddedEngine(engine.root.parent).count("t")
 
 

@@ -12,7 +12,7 @@ import numpy as np
 from .._errors import ExportError
 from .._tokenizer import make_tokenizer
 from ..model import hf_state
-from ._run import SAMPLE_TEXTS, TrainedRun, masked_max_diff, mean_pool, sample_batch, tf_reference
+from ._run import SAMPLE_TEXTS, TrainedRun, masked_max_diff, mean_pool, sample_batch, set_truncation, tf_reference
 
 
 def _write_sentence_transformers_config(out: Path, hidden: int, max_seq: int) -> None:
@@ -49,6 +49,8 @@ def export_hf(run: TrainedRun, out: Path, log: Callable[[str], None] = print, to
     Holds ``config.json``, ``model.safetensors``, the tokenizer files (``vocab.txt``, ``tokenizer.json``, ...),
     ``modules.json``, ``1_Pooling/config.json`` (mean pooling), ``2_Normalize`` and
     ``sentence_bert_config.json``. The MLM/NSP heads are not exported (they stay in the TF checkpoint).
+    ``tokenizer.json`` (truncation), ``tokenizer_config.json`` (``model_max_length``) and
+    ``sentence_bert_config.json`` (``max_seq_length``) all state :attr:`TrainedRun.max_length`.
 
     Returns
     -------
@@ -70,11 +72,13 @@ def export_hf(run: TrainedRun, out: Path, log: Callable[[str], None] = print, to
     state = {name: torch.from_numpy(value) for name, value in hf_state(run.model).items()}
     model.load_state_dict(state, strict=True)
     model.save_pretrained(str(out), safe_serialization=True)
+    max_length = run.max_length  # one number in every file that states it: Eland reads model_max_length
     tokenizer = make_tokenizer(run.vocab, run.lowercase)
-    tokenizer.model_max_length = run.config.max_position_embeddings
+    tokenizer.model_max_length = max_length
     tokenizer.save_pretrained(str(out))
+    set_truncation(out / "tokenizer.json", max_length)
     shutil.copyfile(run.vocab, out / "vocab.txt")  # Eland and older loaders read vocab.txt
-    _write_sentence_transformers_config(out, run.config.hidden_size, run.max_seq_length)
+    _write_sentence_transformers_config(out, run.config.hidden_size, max_length)
 
     batch = sample_batch(run.vocab, run.lowercase)
     reference = tf_reference(run, batch)
@@ -84,6 +88,11 @@ def export_hf(run: TrainedRun, out: Path, log: Callable[[str], None] = print, to
     seq_diff = masked_max_diff(hf_out.last_hidden_state.numpy(), reference["sequence_output"], batch["attention_mask"])
     pooled_diff = float(np.max(np.abs(hf_out.pooler_output.numpy() - reference["pooled_output"])))
     st = SentenceTransformer(str(out), device="cpu")
+    if st.max_seq_length != max_length or st.tokenizer.model_max_length != max_length:
+        raise ExportError(
+            f"{out}: reloaded max length {st.max_seq_length} (tokenizer {st.tokenizer.model_max_length}), "
+            f"not the run's {max_length}"
+        )
     embeddings = st.encode(list(SAMPLE_TEXTS), convert_to_numpy=True, batch_size=len(SAMPLE_TEXTS))
     expected = mean_pool(reference["sequence_output"], batch["attention_mask"])
     st_diff = float(np.max(np.abs(embeddings - expected)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import tempfile
 import warnings
 import zipfile
@@ -14,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import ExportError
-from ._run import SAMPLE_TEXTS
+from ._run import SAMPLE_TEXTS, set_truncation
 
 OTHER_SHAPE_TEXT = (
     "A single, rather longer sentence about bronchial hyperresponsiveness in children with severe asthma."
@@ -32,7 +33,10 @@ def export_opensearch(
     """Trace the sentence-transformers model in ``hf_folder`` with TorchScript and zip it for ml-commons.
 
     Writes ``out_zip`` (``<name>.pt`` + ``tokenizer.json``) and, beside it, ``<zip stem>.model_config.json``: the
-    body for ``POST _plugins/_ml/models/_register`` (add ``url`` or upload the zip in chunks).
+    body for ``POST _plugins/_ml/models/_register`` (add ``url`` or upload the zip in chunks). The model's max
+    length (sentence-transformers' ``max_seq_length``) is stated in both: the zipped ``tokenizer.json`` truncates
+    to it (ml-commons tokenises with that file alone, and a text longer than the position table fails there
+    otherwise) and the register body's ``model_config.model_max_length`` is it.
 
     Returns
     -------
@@ -50,6 +54,9 @@ def export_opensearch(
     name = name or out_zip.stem
     model = SentenceTransformer(str(hf_folder), device="cpu", model_kwargs={"attn_implementation": "eager"})
     model.eval()
+    if model.max_seq_length is None:
+        raise ExportError(f"{hf_folder}: no max length; set max_seq_length in sentence_bert_config.json")
+    max_length = int(model.max_seq_length)
     features = model.tokenize(list(SAMPLE_TEXTS))
     example = {"input_ids": features["input_ids"], "attention_mask": features["attention_mask"]}
     with torch.no_grad(), warnings.catch_warnings():
@@ -61,9 +68,12 @@ def export_opensearch(
     with tempfile.TemporaryDirectory() as tmp:
         pt_path = Path(tmp) / f"{name}.pt"
         torch.jit.save(traced, str(pt_path))
+        truncating = Path(tmp) / "tokenizer.json"
+        shutil.copyfile(tokenizer_json, truncating)
+        set_truncation(truncating, max_length)
         with zipfile.ZipFile(out_zip, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             archive.write(pt_path, pt_path.name)
-            archive.write(tokenizer_json, "tokenizer.json")
+            archive.write(truncating, "tokenizer.json")
         reloaded = torch.jit.load(str(pt_path), map_location="cpu")  # type: ignore[no-untyped-call]
         diff = 0.0
         for texts in (list(SAMPLE_TEXTS), [OTHER_SHAPE_TEXT]):
@@ -89,6 +99,7 @@ def export_opensearch(
             "framework_type": "sentence_transformers",
             "pooling_mode": "mean",
             "normalize_result": True,
+            "model_max_length": max_length,
             "all_config": json.dumps(config, sort_keys=True),
         },
     }

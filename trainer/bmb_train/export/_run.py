@@ -32,6 +32,16 @@ class TrainedRun:
     max_seq_length: int
     checkpoint: str
 
+    @property
+    def max_length(self) -> int:
+        """The one input length every export states: the run's sequence length, within the position table.
+
+        Texts longer than this are cut to it (``tokenizer.json`` truncation, ``tokenizer_config.json``
+        ``model_max_length``, sentence-transformers' ``max_seq_length``, ml-commons' ``model_max_length``): the
+        model never saw positions beyond the sequences it was trained on.
+        """
+        return min(self.max_seq_length, self.config.max_position_embeddings)
+
 
 def load_run(folder: Path) -> TrainedRun:
     """Restore the latest checkpoint of a ``bmb-train pretrain --out`` folder (optimizer state is skipped)."""
@@ -91,3 +101,16 @@ def mean_pool(sequence: np.ndarray, mask: np.ndarray, normalize: bool = True) ->
     if normalize:
         pooled = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
     return np.asarray(pooled, dtype=np.float32)
+
+
+def set_truncation(tokenizer_json: Path, max_length: int) -> None:
+    """Rewrite ``tokenizer_json`` so that it truncates every input to ``max_length`` tokens, longest first.
+
+    Loaders that take the tokenizer file alone (OpenSearch ml-commons, the ``tokenizers`` library) otherwise
+    pass texts of any length to a model whose position table ends at ``max_position_embeddings``.
+    """
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(tokenizer_json))
+    tokenizer.enable_truncation(max_length=max_length, strategy="longest_first")
+    tokenizer.save(str(tokenizer_json))

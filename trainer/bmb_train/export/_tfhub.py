@@ -20,8 +20,9 @@ tensors:
   input_word_ids  token ids                        [batch, seq]
   input_mask      1 for real tokens, 0 for padding [batch, seq]
   input_type_ids  0 for segment A, 1 for segment B [batch, seq]
-Sequence length must not exceed {max_positions}. In Python, `transformers.BertTokenizerFast(vocab=...,
-do_lower_case=...)` or `bmb_train.export.sample_batch` produce exactly these ids.
+Truncate to {max_length} tokens, the length the model was trained on (its position table holds
+{max_positions}). In Python, `transformers.BertTokenizerFast(vocab=..., do_lower_case=...)` or
+`bmb_train.export.sample_batch` produce exactly these ids.
 Outputs: pooled_output [batch, hidden], sequence_output [batch, seq, hidden], encoder_outputs (per layer).
 """
 
@@ -63,7 +64,7 @@ def export_tfhub(run: TrainedRun, out: Path, log: Callable[[str], None] = print,
         shutil.rmtree(staging, ignore_errors=True)
     (out / "assets" / "do_lower_case").write_text("true\n" if run.lowercase else "false\n")
     (out / "assets" / "PREPROCESSING.txt").write_text(
-        PREPROCESSING_NOTE.format(max_positions=run.config.max_position_embeddings)
+        PREPROCESSING_NOTE.format(max_length=run.max_length, max_positions=run.config.max_position_embeddings)
     )
     batch = sample_batch(run.vocab, run.lowercase)
     reference = tf_reference(run, batch)

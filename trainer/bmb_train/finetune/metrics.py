@@ -97,7 +97,7 @@ def squad_em_f1(predictions: Mapping[str, str], answers: Mapping[str, Sequence[s
 def ner_scores(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]]) -> dict[str, float]:
     """Entity-level exact-match precision/recall/F1 (seqeval, conlleval semantics: an entity counts only when
     its type and both boundaries match)."""
-    from seqeval.metrics import f1_score, precision_score, recall_score  # type: ignore[import-untyped]
+    from seqeval.metrics import f1_score, precision_score, recall_score
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # UndefinedMetricWarning when nothing is predicted: the score is 0
@@ -110,7 +110,7 @@ def ner_scores(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]]
 
 def binary_scores(gold: Sequence[int], predicted: Sequence[int]) -> dict[str, float]:
     """Precision/recall/F1 of the positive class (1) and accuracy (scikit-learn; 0 where undefined)."""
-    from sklearn.metrics import accuracy_score, precision_recall_fscore_support  # type: ignore[import-untyped]
+    from sklearn.metrics import accuracy_score, precision_recall_fscore_support
 
     precision, recall, f1, _ = precision_recall_fscore_support(
         list(gold), list(predicted), average="binary", pos_label=1, zero_division=0

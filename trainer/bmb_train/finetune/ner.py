@@ -215,7 +215,7 @@ def predict_ner(model_dir: Path, text: str) -> list[dict[str, Any]]:
 
 def entity_spans(text: str, tags: Sequence[str]) -> list[dict[str, Any]]:
     """The entities that ``tags`` (one per word or punctuation mark of ``text``, IOB2) mark in ``text``."""
-    from seqeval.metrics.sequence_labeling import get_entities  # type: ignore[import-untyped]
+    from seqeval.metrics.sequence_labeling import get_entities
 
     matches = list(_WORD.finditer(text))
     if len(matches) != len(tags):

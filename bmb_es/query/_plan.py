@@ -1,0 +1,198 @@
+"""Query modes: what a search runs (one or more :class:`SearchRequest` legs) and how their results are fused.
+
+Every mode is made of requests every engine executes, so the embedded engine and a cluster rank alike:
+
+=========  =================================================================================================
+``rerank`` The default: BM25 top ``k``, each scored ``w * minmax(bm25) + (1 - w) * cosine`` (``w`` = 0.4, ``k`` = 100).
+``paper``  The BioMedBERT paper: BM25 top ``k`` re-ranked by cosine alone (one request with a ``rescore``).
+``bm25``   BM25 alone.
+``dense``  The ``k`` nearest documents by cosine (kNN; exact on the embedded engine, HNSW on a cluster).
+``hybrid`` BM25 top ``k`` and dense top ``k`` together, scored as ``rerank`` scores (BM25 0 where absent).
+=========  =================================================================================================
+
+``minmax`` maps the BM25 scores of the top ``k`` onto 0..1, so ``w`` means the same for every question and
+every engine. The default weight and depth were chosen by leave-one-year-out over BioASQ 4B-7B among the
+paper's re-rank, fixed-weight mixes and rank fusions, then frozen (``bench/bench_rerank_defaults.py``;
+docs/benchmarks.md has the figures).
+
+Fusion runs in bmb-es, after the legs, from what every engine returns: BM25 scores from the BM25 request, cosines
+from the paper's re-rank of the same top ``k`` (score ``cosine + 1``) and from kNN (score ``(1 + cosine) / 2``).
+An engine that reports both parts of each hit (the embedded engine) answers the first two in one request.
+``--explain`` prints each leg's request and the fusion that joins them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
+
+import numpy.typing as npt
+
+from .._errors import QueryError
+from ._builder import Dialect, QuerySpec, Rerank
+from ._request import SearchRequest
+
+Mode = Literal["rerank", "paper", "bm25", "dense", "hybrid"]
+MODES: tuple[Mode, ...] = get_args(Mode)
+DEFAULT_MODE: Mode = "rerank"
+NEEDS_VECTOR: frozenset[str] = frozenset({"rerank", "paper", "dense", "hybrid"})
+DEFAULT_TOP_K = 100  # candidates per leg, and the weight below: leave-one-year-out (see the module docstring)
+DEFAULT_BM25_WEIGHT = 0.4
+
+
+def parse_mode(text: str) -> Mode:
+    """``text`` as a :data:`Mode`, else a :class:`QueryError` naming the choices."""
+    for mode in MODES:
+        if text == mode:
+            return mode
+    raise QueryError(f"mode {text!r}: choose one of {', '.join(MODES)}")
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """One hit as fusion sees it: its id and the parts of its score that a leg told."""
+
+    id: str
+    bm25: float | None = None
+    cosine: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Fusion:
+    """``bm25_weight * minmax(bm25) + (1 - bm25_weight) * cosine`` over every candidate of every leg.
+
+    ``minmax`` maps the BM25 scores the candidates have onto 0..1 (one score, or all equal: 0); a candidate that
+    BM25 did not return counts 0. Ties keep the order of first appearance, so fusion is deterministic.
+    """
+
+    bm25_weight: float = DEFAULT_BM25_WEIGHT
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.bm25_weight <= 1.0:
+            raise QueryError(f"BM25 weight must be between 0 and 1, got {self.bm25_weight}")
+
+    def fuse(self, candidates: Sequence[Scored]) -> list[tuple[Scored, float]]:
+        """Each candidate (first of its id; later sightings fill in missing parts) with its fused score, best first.
+
+        Raises
+        ------
+        QueryError
+            A candidate whose cosine no leg told (the plan's legs always tell it).
+        """
+        merged: dict[str, Scored] = {}
+        for item in candidates:
+            seen = merged.get(item.id)
+            if seen is None:
+                merged[item.id] = item
+            else:
+                bm25 = seen.bm25 if seen.bm25 is not None else item.bm25
+                cosine = seen.cosine if seen.cosine is not None else item.cosine
+                merged[item.id] = Scored(item.id, bm25, cosine)
+        values = [item.bm25 for item in merged.values() if item.bm25 is not None]
+        low, high = (min(values), max(values)) if values else (0.0, 0.0)
+        span = high - low
+        scored = []
+        for item in merged.values():
+            if item.cosine is None:
+                raise QueryError(f"fusion: no cosine for document {item.id!r}")
+            lexical = (item.bm25 - low) / span if item.bm25 is not None and span > 0 else 0.0
+            scored.append((item, self.bm25_weight * lexical + (1.0 - self.bm25_weight) * item.cosine))
+        # sorted() is stable and dicts keep insertion order: equal scores stay in order of first appearance.
+        return sorted(scored, key=lambda pair: -pair[1])
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "method": "linear",
+            "formula": "bm25_weight * minmax(bm25) + (1 - bm25_weight) * cosine",
+            "bm25_weight": self.bm25_weight,
+        }
+
+
+def scored_hit(leg: SearchRequest, score: float, bm25: float | None, cosine: float | None, doc_id: str) -> Scored:
+    """What a hit of ``leg`` tells: its own parts where the engine reports them, else read off its score."""
+    if leg.knn is not None:
+        return Scored(doc_id, bm25, cosine if cosine is not None else 2.0 * score - 1.0)
+    if leg.rerank is not None:  # the paper's re-rank (weights 0 / 1, total): score = cosine + 1
+        return Scored(doc_id, bm25, cosine if cosine is not None else score - 1.0)
+    return Scored(doc_id, score if bm25 is None else bm25, cosine)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class SearchPlan:
+    """What one question runs: its legs and, with more than one, the fusion that joins their rankings.
+
+    Parameters
+    ----------
+    mode
+        The mode the plan was made for (see the module docstring).
+    legs
+        The requests, in the order their rankings are fused.
+    size
+        Hits returned after fusion.
+    fusion
+        ``None`` for single-leg modes (the leg's hits are the answer).
+    """
+
+    mode: Mode
+    legs: tuple[SearchRequest, ...]
+    size: int
+    fusion: Fusion | None = None
+
+    @classmethod
+    def build(
+        cls,
+        question: str,
+        vector: Sequence[float] | npt.ArrayLike | None,
+        spec: QuerySpec,
+        mode: Mode = DEFAULT_MODE,
+        fusion: Fusion | None = None,
+    ) -> SearchPlan:
+        """The plan for ``question`` in ``mode``; ``spec.rerank.top_k`` is each leg's depth (``k``).
+
+        ``spec.rerank``'s weights and score mode shape the ``paper`` re-rank (default: the paper's 0 / 1).
+
+        Raises
+        ------
+        QueryError
+            An unknown mode, a mode that needs the vector without one, or a size larger than ``k``.
+        """
+        if mode not in MODES:
+            raise QueryError(f"mode {mode!r}: choose one of {', '.join(MODES)}")
+        rerank = spec.rerank or Rerank()
+        k = rerank.top_k
+        if spec.size > k and mode != "bm25":
+            raise QueryError(f"size {spec.size} is larger than top-k {k}: raise --top-k or lower --size")
+        bm25_spec = QuerySpec(spec.size, spec.fields, None, spec.dialect, spec.tie_breaker, spec.filters)
+        if mode == "bm25":
+            return cls(mode, (SearchRequest.build(question, None, bm25_spec),), spec.size)
+        if vector is None:
+            raise QueryError(f"mode {mode} needs the question's vector")
+        if mode == "paper":
+            paper_spec = QuerySpec(spec.size, spec.fields, rerank, spec.dialect, spec.tie_breaker, spec.filters)
+            return cls(mode, (SearchRequest.build(question, vector, paper_spec),), spec.size)
+        if mode == "dense":
+            return cls(mode, (SearchRequest.nearest(vector, k, spec.size, spec.filters),), spec.size)
+        # The paper's re-rank of the top k tells each BM25 candidate's cosine (and, on engines that report score
+        # parts, its BM25 score too); the plain BM25 request tells BM25 scores on the others.
+        paper_depth = QuerySpec(k, spec.fields, Rerank(k, 0.0, 1.0), spec.dialect, spec.tie_breaker, spec.filters)
+        lexical_spec = QuerySpec(k, spec.fields, None, spec.dialect, spec.tie_breaker, spec.filters)
+        lexical = SearchRequest.build(question, None, lexical_spec)
+        legs: tuple[SearchRequest, ...] = (SearchRequest.build(question, vector, paper_depth), lexical)
+        if mode == "hybrid":
+            legs += (SearchRequest.nearest(vector, k, k, spec.filters),)
+        return cls(mode, legs, spec.size, fusion or Fusion())
+
+    def describe(self, dialect: Dialect = "elasticsearch") -> dict[str, Any]:
+        """The request body (single leg), or ``{"bmb_es_fusion": ..., "searches": [bodies]}`` (fused modes).
+
+        A single-leg body can be sent as it is; each of ``searches`` too, and scoring their hits as
+        ``bmb_es_fusion`` says gives bmb-es's ranking.
+        """
+        bodies = [leg.to_body(dialect) for leg in self.legs]
+        if self.fusion is None:
+            return bodies[0]
+        return {
+            "bmb_es_fusion": {"mode": self.mode, **self.fusion.to_json(), "size": self.size},
+            "searches": bodies,
+        }

@@ -1,0 +1,105 @@
+"""Query modes: the legs each mode runs, the bodies --explain prints, and the fusion's arithmetic."""
+
+from __future__ import annotations
+
+import pytest
+
+from bmb_es import QueryError
+from bmb_es.query import (
+    DEFAULT_FIELDS,
+    MODES,
+    PAPER_FIELDS,
+    Fusion,
+    QuerySpec,
+    Rerank,
+    Scored,
+    SearchPlan,
+    SearchRequest,
+    scored_hit,
+)
+
+VEC = [0.6, 0.8, 0.0]
+SPEC = QuerySpec(size=5, rerank=Rerank(20))
+
+
+def test_each_mode_runs_the_legs_it_describes() -> None:
+    bm25 = SearchPlan.build("lung injury", None, SPEC, "bm25")
+    assert bm25.fusion is None and len(bm25.legs) == 1 and bm25.legs[0].rerank is None and bm25.legs[0].size == 5
+    paper = SearchPlan.build("lung injury", VEC, SPEC, "paper")
+    assert paper.fusion is None and paper.legs[0].rerank == Rerank(20) and paper.legs[0].size == 5
+    dense = SearchPlan.build("lung injury", VEC, SPEC, "dense")
+    assert dense.legs[0].knn == 20 and dense.legs[0].size == 5 and not dense.legs[0].fields
+    rerank = SearchPlan.build("lung injury", VEC, SPEC, "rerank")
+    assert rerank.fusion == Fusion() and [leg.size for leg in rerank.legs] == [20, 20]
+    assert rerank.legs[0].rerank == Rerank(20, 0.0, 1.0) and rerank.legs[1].rerank is None
+    hybrid = SearchPlan.build("lung injury", VEC, SPEC, "hybrid")
+    assert len(hybrid.legs) == 3 and hybrid.legs[2].knn == 20 and hybrid.legs[2].size == 20
+
+
+def test_describe_gives_one_body_or_the_searches_and_their_fusion() -> None:
+    paper = SearchPlan.build("lung", VEC, SPEC, "paper")
+    assert paper.describe() == paper.legs[0].to_body()
+    hybrid = SearchPlan.build("lung", VEC, SPEC, "hybrid")
+    described = hybrid.describe("opensearch")
+    assert described["bmb_es_fusion"] == {
+        "mode": "hybrid",
+        "method": "linear",
+        "formula": "bm25_weight * minmax(bm25) + (1 - bm25_weight) * cosine",
+        "bm25_weight": Fusion().bm25_weight,
+        "size": 5,
+    }
+    assert described["searches"] == [leg.to_body("opensearch") for leg in hybrid.legs]
+    assert "knn" in described["searches"][2]["query"]  # OpenSearch's kNN query; Elasticsearch's is top-level
+    assert "knn" in hybrid.describe()["searches"][2]
+    for body in described["searches"]:  # every leg is a body the embedded engine runs too
+        assert SearchRequest.from_body(body).to_body("opensearch") == body
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_size_above_k_and_a_missing_vector_are_refused(mode: str) -> None:
+    if mode != "bm25":
+        with pytest.raises(QueryError, match="larger than top-k"):
+            SearchPlan.build("lung", VEC, QuerySpec(size=30, rerank=Rerank(20)), mode)  # type: ignore[arg-type]
+        with pytest.raises(QueryError, match="needs the question's vector"):
+            SearchPlan.build("lung", None, SPEC, mode)  # type: ignore[arg-type]
+    with pytest.raises(QueryError, match="mode 'best'"):
+        SearchPlan.build("lung", VEC, SPEC, "best")  # type: ignore[arg-type]
+
+
+def test_fusion_is_the_weighted_sum_of_min_max_bm25_and_cosine() -> None:
+    candidates = [Scored("a", 10.0, 0.1), Scored("b", 6.0, 0.5), Scored("c", 2.0, 0.9), Scored("d", None, 0.8)]
+    fused = dict((item.id, score) for item, score in Fusion(0.4).fuse(candidates))
+    assert fused == pytest.approx({"a": 0.4 + 0.6 * 0.1, "b": 0.4 * 0.5 + 0.6 * 0.5, "c": 0.6 * 0.9, "d": 0.6 * 0.8})
+    order = [item.id for item, _ in Fusion(0.4).fuse(candidates)]
+    assert order == ["c", "b", "d", "a"]
+    assert [item.id for item, _ in Fusion(1.0).fuse(candidates)][:3] == ["a", "b", "c"]  # BM25 order
+    assert [item.id for item, _ in Fusion(0.0).fuse(candidates)] == ["c", "d", "b", "a"]  # cosine order (paper)
+
+
+def test_fusion_merges_sightings_keeps_first_order_on_ties_and_needs_every_cosine() -> None:
+    fused = Fusion(0.5).fuse([Scored("a", 3.0, None), Scored("b", 3.0, 0.2), Scored("a", None, 0.2)])
+    assert [(item.id, item.bm25, item.cosine, score) for item, score in fused] == [
+        ("a", 3.0, 0.2, pytest.approx(0.1)),
+        ("b", 3.0, 0.2, pytest.approx(0.1)),
+    ]
+    with pytest.raises(QueryError, match="no cosine for document 'x'"):
+        Fusion().fuse([Scored("x", 1.0, None)])
+    with pytest.raises(QueryError, match="between 0 and 1"):
+        Fusion(1.5)
+
+
+def test_a_cluster_hit_tells_its_parts_through_its_score() -> None:
+    plan = SearchPlan.build("lung", VEC, SPEC, "hybrid")
+    paper_leg, lexical_leg, dense_leg = plan.legs
+    assert scored_hit(paper_leg, 1.25, None, None, "a") == Scored("a", None, 0.25)  # rescore: cosine + 1
+    assert scored_hit(lexical_leg, 7.5, None, None, "a") == Scored("a", 7.5, None)  # BM25
+    assert scored_hit(dense_leg, 0.625, None, None, "a") == Scored("a", None, 0.25)  # kNN: (1 + cosine) / 2
+    assert scored_hit(paper_leg, 1.25, 3.0, 0.25, "a") == Scored("a", 3.0, 0.25)  # embedded: the parts as told
+
+
+def test_default_fields_are_unboosted_and_the_papers_form_is_kept_by_name() -> None:
+    assert DEFAULT_FIELDS == ("title", "abstract", "body")
+    assert PAPER_FIELDS == ("title^2", "abstract", "body")
+    most = SearchRequest.build("lung", None, QuerySpec(rerank=None, tie_breaker=1.0)).to_body()
+    assert most["query"]["multi_match"]["type"] == "most_fields"
+    assert SearchRequest.from_body(most).tie_breaker == 1.0
