@@ -17,7 +17,6 @@ from .query import (
     DEFAULT_FIELDS,
     DEFAULT_MODE,
     DEFAULT_TOP_K,
-    MODES,
     NEEDS_VECTOR,
     PAPER_FIELDS,
     Dialect,
@@ -29,6 +28,8 @@ from .query import (
     Scored,
     ScoreMode,
     SearchPlan,
+    SearchRequest,
+    parse_mode,
     scored_hit,
 )
 from .query._request import check_text
@@ -280,9 +281,9 @@ def run_plan(engine: Engine, index: str, plan: SearchPlan, question: str, dialec
     candidates: list[Scored] = []
     sources: dict[str, dict[str, Any]] = {}
     total = 0
-    for position, leg in enumerate(plan.legs):
-        if position == 1 and candidates and all(item.bm25 is not None for item in candidates):
-            continue  # the re-rank leg told every BM25 score already (engines that report score parts)
+    for leg in plan.legs:
+        if _bm25_only(leg) and candidates and all(item.bm25 is not None for item in candidates):
+            continue  # the re-rank leg before it told every BM25 score already (engines that report score parts)
         response = engine.execute(index, leg)
         total = max(total, response.total)
         for hit in response.hits:
@@ -294,12 +295,16 @@ def run_plan(engine: Engine, index: str, plan: SearchPlan, question: str, dialec
     return result_of(EngineResponse(hits, total, took), question, body, plan.mode)
 
 
+def _bm25_only(leg: SearchRequest) -> bool:
+    """A plain BM25 leg: no rescore, no kNN (its hits tell BM25 scores and nothing else)."""
+    return leg.rerank is None and leg.knn is None
+
+
 def _mode(mode: Mode | None, rerank: bool | None) -> Mode:
     """The mode asked for: ``mode``, else the older ``rerank`` flag, else the default."""
     if mode is None:
         return "bm25" if rerank is False else DEFAULT_MODE
-    if mode not in MODES:
-        raise QueryError(f"mode {mode!r}: choose one of {', '.join(MODES)}")
+    mode = parse_mode(mode)
     if rerank is False and mode != "bm25":
         raise QueryError(f"rerank=False asks for BM25 alone but mode is {mode!r}: give one of them")
     return mode
