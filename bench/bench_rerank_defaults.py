@@ -140,14 +140,22 @@ def per_query(run: Ranking, qrels: Mapping[str, Mapping[str, int]], metric: str)
     return dict(zip(sorted(qrels), evaluate(run, qrels, [metric])[metric], strict=True))
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+def bioasq_arguments(description: str | None, argv: list[str] | None) -> argparse.Namespace | None:
+    """``--data`` (a BioASQ folder with golden/), ``--model`` and ``--out``; None after saying what is missing."""
+    parser = argparse.ArgumentParser(description=description.splitlines()[0] if description else None)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--model", default="default")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     args = parser.parse_args(argv)
     if not (args.data / "golden").is_dir():
         print(f"error: {args.data}: no golden/ folder (BioASQ 4B-7B golden sets)", file=sys.stderr)
+        return None
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = bioasq_arguments(__doc__, argv)
+    if args is None:
         return 2
     dataset = load_bioasq_golden_docs(args.data)
     years = question_years(args.data)

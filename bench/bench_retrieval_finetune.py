@@ -185,7 +185,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "interrupted",
                 "note",
             )
-        },
+        }
+        | {"device": (training.get("settings") or {}).get("device", "cpu")},
         "machine": {"python": platform.python_version(), "platform": platform.platform()},
     }
     args.out.mkdir(parents=True, exist_ok=True)
@@ -217,8 +218,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{len(questions)} questions, {report['documents']} PubMed abstracts, relevance = golden documents in "
             "the corpus. Untuned: " + f"`{args.base}`; tuned: `{args.tuned}` "
             f"({train_info.get('steps_run')} steps, best at step {train_info.get('best_step')}, "
-            f"{train_info.get('seconds') or 0:.0f}s on CPU, {train_info.get('train_questions')} 4B-6B training "
-            "questions).",
+            f"{train_info.get('seconds') or 0:.0f}s on {train_info.get('device') or 'cpu'}, "
+            f"{train_info.get('train_questions')} training questions).",
             "",
             *rows,
             "",

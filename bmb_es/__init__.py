@@ -27,7 +27,7 @@ from ._errors import (
     StorageError,
 )
 from ._ingest import IngestSummary, ingest
-from ._search import Hit, SearchResult, search, search_many
+from ._search import Hit, SearchKeywords, SearchOptions, SearchResult, search, search_many
 from .embedding import Embedder, EmbedderLike, EncoderSetting, embed_text, load_embedder
 from .engines import EmbeddedEngine, Engine, IndexMeta
 from .query import Filters, Rerank, build_query
@@ -59,6 +59,8 @@ __all__ = [
     "Question",
     "Reject",
     "Rerank",
+    "SearchKeywords",
+    "SearchOptions",
     "SearchResult",
     "SettingError",
     "StorageError",

@@ -11,6 +11,7 @@ from typing import Any
 from ._config import DEFAULT_INDEX, data_dir
 from ._errors import IndexNotFoundError, InputError
 from ._ingest import IngestSummary, ProgressCallback, Shard, default_reject_log, ingest
+from ._json import fields_json
 from .embedding import DEFAULT_EMBED_FIELDS, EmbedderLike, EncoderSetting, load_embedder, resolve_setting
 from .engines import EmbeddedEngine, Engine, IndexMeta, open_engine
 from .readers import CorpusPlan, iter_corpus, plan_corpus
@@ -103,17 +104,12 @@ class MergeSummary:
     segments: tuple[int, int] | None = None  # embedded target: (before, after) when the merge optimized it
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "index": self.index,
-            "sources": self.sources,
-            "read": self.read,
-            "written": self.written,
-            "unchanged": self.unchanged,
-            "duplicates": self.duplicates,
-            "seconds": round(self.seconds, 3),
-            "duplicate_ids": self.duplicate_ids[:20],
-            "segments": list(self.segments) if self.segments else None,
-        }
+        return fields_json(
+            self,
+            seconds=round(self.seconds, 3),
+            duplicate_ids=self.duplicate_ids[:20],
+            segments=list(self.segments) if self.segments else None,
+        )
 
 
 def _source_folder(source: str | Path, engine: Engine) -> Path:

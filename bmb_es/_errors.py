@@ -7,42 +7,41 @@ exits with its ``exit_code``; nothing else in the package should call ``sys.exit
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 
 class BmbError(Exception):
-    """Base class: ``str(error)`` says what was wrong, where, and what to do."""
+    """Base class: ``str(error)`` says what was wrong, where, and what to do.
+
+    A subclass names its exit code in its header (``class InputError(BmbError, exit_code=3)``) or keeps its base's.
+    """
 
     exit_code: int = 1
 
+    def __init_subclass__(cls, exit_code: int | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if exit_code is not None:
+            cls.exit_code = exit_code
 
-class InputError(BmbError):
+
+class InputError(BmbError, exit_code=3):
     """A path, file or record the user gave cannot be read (missing path, empty folder, unknown format)."""
 
-    exit_code = 3
 
-
-class IndexNotFoundError(BmbError):
+class IndexNotFoundError(BmbError, exit_code=4):
     """The named index does not exist."""
 
-    exit_code = 4
 
-
-class ModelMismatchError(BmbError):
+class ModelMismatchError(BmbError, exit_code=5):
     """The index was built with another embedding model or dimension than the one asked for."""
 
-    exit_code = 5
 
-
-class QueryError(BmbError):
+class QueryError(BmbError, exit_code=6):
     """A query is empty, or a request body uses DSL the engine does not execute."""
 
-    exit_code = 6
 
-
-class StorageError(BmbError):
+class StorageError(BmbError, exit_code=7):
     """The data directory cannot be created or written, or an index cannot be read as it is (see below)."""
-
-    exit_code = 7
 
 
 class IndexDamagedError(StorageError):
@@ -74,16 +73,12 @@ class IndexDamagedError(StorageError):
         return type(self), (self.path, self.problem, self.index)  # picklable despite the extra arguments
 
 
-class ModelLoadError(BmbError):
+class ModelLoadError(BmbError, exit_code=8):
     """An embedding model cannot be found or loaded."""
 
-    exit_code = 8
 
-
-class ClusterError(BmbError):
+class ClusterError(BmbError, exit_code=9):
     """A cluster could not be reached, refused a request, or reported per-document failures."""
-
-    exit_code = 9
 
 
 class SettingError(ModelLoadError, ValueError):

@@ -34,6 +34,7 @@ from typing import IO, Any
 
 from ._document import Document
 from ._errors import InputError
+from ._json import fields_json
 from .embedding import DEFAULT_EMBED_FIELDS, EmbedderLike, Vectors, as_embedder, embed_text
 from .engines import EmbeddedEngine, Engine, IndexedDocument, IndexMeta
 from .readers import Reject
@@ -78,28 +79,15 @@ class IngestSummary:
         return self.read / self.seconds if self.seconds > 0 else 0.0
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "index": self.index,
-            "read": self.read,
-            "indexed": self.indexed,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "duplicates": self.duplicates,
-            "rejected": self.rejected,
-            "embedded": self.embedded,
-            "seconds": round(self.seconds, 3),
-            "docs_per_second": round(self.docs_per_second, 2),
-            "reject_log": self.reject_log,
-            "skipped_files": [{"file": name, "reason": why} for name, why in self.skipped_files],
-            "interrupted": self.interrupted,
-            "encoder": self.encoder,
-            "segments": list(self.segments) if self.segments else None,
-            "optimize_seconds": round(self.optimize_seconds, 3),
-            "retries": self.retries,
-            "unwritten": self.unwritten,
-            "coerced": dict(sorted(self.coerced.items())),
-            "coerced_records": self.coerced_records,
-        }
+        return fields_json(
+            self,
+            seconds=round(self.seconds, 3),
+            skipped_files=[{"file": name, "reason": why} for name, why in self.skipped_files],
+            segments=list(self.segments) if self.segments else None,
+            optimize_seconds=round(self.optimize_seconds, 3),
+            coerced=dict(sorted(self.coerced.items())),
+            docs_per_second=round(self.docs_per_second, 2),
+        )
 
 
 class RejectLog:

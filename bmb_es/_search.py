@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, TypedDict, Unpack
 
 from ._document import Document
 from ._errors import QueryError
@@ -95,41 +95,38 @@ def result_of(response: EngineResponse, question: str, body: dict[str, Any], mod
     return SearchResult(question, hits, response.total, body, response.took_ms, mode)
 
 
-def search(
-    engine: Engine | Any,
-    index: str,
-    question: str,
-    *,
-    mode: Mode | None = None,
-    rerank: bool | None = None,
-    size: int = 10,
-    top_k: int = DEFAULT_TOP_K,
-    query_weight: float = 0.0,
-    rescore_query_weight: float = 1.0,
-    score_mode: ScoreMode = "total",
-    fields: Sequence[str] | None = None,
-    bm25_weight: float = DEFAULT_BM25_WEIGHT,
-    embedder: EmbedderLike | None = None,
-    model: str | None = None,
-    device: str | None = QUESTION_DEVICE,
-    setting: EncoderSetting | None = None,
-    year: str | None = None,
-    journal: str | None = None,
-    filters: Filters | None = None,
-    dialect: Dialect | None = None,
-) -> SearchResult:
-    """Search ``index`` for ``question`` in one of the query modes (see :mod:`bmb_es.query._plan`).
+class SearchKeywords(TypedDict, total=False):
+    """:class:`SearchOptions`' fields as keywords of :func:`search` and :func:`search_many`, each optional."""
+
+    mode: Mode | None
+    rerank: bool | None
+    size: int
+    top_k: int
+    query_weight: float
+    rescore_query_weight: float
+    score_mode: ScoreMode
+    fields: Sequence[str] | None
+    bm25_weight: float
+    embedder: EmbedderLike | None
+    model: str | None
+    device: str | None
+    setting: EncoderSetting | None
+    year: str | None
+    journal: str | None
+    filters: Filters | None
+    dialect: Dialect | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SearchOptions:
+    """How :func:`search` and :func:`search_many` search: everything but the engine, the index and the question.
+
+    Build one to reuse it (``search(engine, index, question, options)``), or give the same names as keywords
+    (``search(engine, index, question, mode="hybrid")``); keywords given with ``options`` override its fields.
+    Nothing is checked until a search uses them.
 
     Parameters
     ----------
-    engine
-        Any :class:`~bmb_es.engines.Engine` (embedded or cluster), or an ``elasticsearch.Elasticsearch`` /
-        ``opensearchpy.OpenSearch`` client you already have (wrapped with :func:`~bmb_es.engines.as_engine`;
-        it stays open).
-    index
-        The index name.
-    question
-        Plain-language text; it only ever becomes ``multi_match`` query text.
     mode
         ``"rerank"`` (default: BM25 top ``top_k`` scored ``bm25_weight * minmax(bm25) + (1 - bm25_weight) *
         cosine``), ``"paper"`` (the paper's pure cosine re-rank), ``"bm25"``, ``"dense"`` or ``"hybrid"``.
@@ -162,61 +159,92 @@ def search(
         ``"elasticsearch"`` on the embedded engine, which runs the request itself and so may describe it in either).
         A cluster runs its own dialect: naming the other is refused (:class:`~bmb_es.QueryError`).
     """
-    results = search_many(
-        engine,
-        index,
-        [question],
-        mode=mode,
-        rerank=rerank,
-        size=size,
-        top_k=top_k,
-        query_weight=query_weight,
-        rescore_query_weight=rescore_query_weight,
-        score_mode=score_mode,
-        fields=fields,
-        bm25_weight=bm25_weight,
-        embedder=embedder,
-        model=model,
-        device=device,
-        setting=setting,
-        year=year,
-        journal=journal,
-        filters=filters,
-        dialect=dialect,
-    )
-    return next(results)
+
+    mode: Mode | None = None
+    rerank: bool | None = None
+    size: int = 10
+    top_k: int = DEFAULT_TOP_K
+    query_weight: float = 0.0
+    rescore_query_weight: float = 1.0
+    score_mode: ScoreMode = "total"
+    fields: Sequence[str] | None = None
+    bm25_weight: float = DEFAULT_BM25_WEIGHT
+    embedder: EmbedderLike | None = None
+    model: str | None = None
+    device: str | None = QUESTION_DEVICE
+    setting: EncoderSetting | None = None
+    year: str | None = None
+    journal: str | None = None
+    filters: Filters | None = None
+    dialect: Dialect | None = None
+
+    def chosen_mode(self) -> Mode:
+        """The mode asked for: ``mode``, else the older ``rerank`` flag, else the default."""
+        if self.mode is None:
+            return "bm25" if self.rerank is False else DEFAULT_MODE
+        mode = parse_mode(self.mode)
+        if self.rerank is False and mode != "bm25":
+            raise QueryError(f"rerank=False asks for BM25 alone but mode is {mode!r}: give one of them")
+        return mode
+
+    def chosen_filters(self) -> Filters:
+        """``filters``, else those of ``year`` and ``journal``."""
+        if self.filters is None:
+            return Filters.parse(self.year, self.journal)
+        if self.year is not None or self.journal is not None:
+            raise TypeError(f"give filters= or year=/journal=, not both (filters={self.filters})")
+        return self.filters
+
+    def question_setting(self) -> EncoderSetting:
+        """The question encoder's setting: ``setting``, or ``device`` with everything else ``auto``."""
+        if self.setting is None:
+            return EncoderSetting.parse(device=self.device)
+        if self.device != QUESTION_DEVICE:
+            raise TypeError(f"give setting= or device=, not both (setting={self.setting}, device={self.device!r})")
+        return self.setting
+
+
+def search(
+    engine: Engine | Any,
+    index: str,
+    question: str,
+    options: SearchOptions | None = None,
+    **keywords: Unpack[SearchKeywords],
+) -> SearchResult:
+    """Search ``index`` for ``question`` in one of the query modes (see :mod:`bmb_es.query._plan`).
+
+    Parameters
+    ----------
+    engine
+        Any :class:`~bmb_es.engines.Engine` (embedded or cluster), or an ``elasticsearch.Elasticsearch`` /
+        ``opensearchpy.OpenSearch`` client you already have (wrapped with :func:`~bmb_es.engines.as_engine`;
+        it stays open).
+    index
+        The index name.
+    question
+        Plain-language text; it only ever becomes ``multi_match`` query text.
+    options, **keywords
+        How to search (:class:`SearchOptions`: ``mode``, ``size``, ``top_k``, ``embedder``, ``year`` ...), as
+        one object, as keywords of the same names, or both (the keywords override the object's fields).
+    """
+    return next(search_many(engine, index, [question], options, **keywords))
 
 
 def search_many(
     engine: Engine | Any,
     index: str,
     questions: Sequence[str],
-    *,
-    mode: Mode | None = None,
-    rerank: bool | None = None,
-    size: int = 10,
-    top_k: int = DEFAULT_TOP_K,
-    query_weight: float = 0.0,
-    rescore_query_weight: float = 1.0,
-    score_mode: ScoreMode = "total",
-    fields: Sequence[str] | None = None,
-    bm25_weight: float = DEFAULT_BM25_WEIGHT,
-    embedder: EmbedderLike | None = None,
-    model: str | None = None,
-    device: str | None = QUESTION_DEVICE,
-    setting: EncoderSetting | None = None,
-    year: str | None = None,
-    journal: str | None = None,
-    filters: Filters | None = None,
-    dialect: Dialect | None = None,
+    options: SearchOptions | None = None,
+    **keywords: Unpack[SearchKeywords],
 ) -> Iterator[SearchResult]:
     """Search ``index`` for each of ``questions``: one model load and one ``embed`` call for them all.
 
     Everything is checked, and every question embedded, before this returns; the searches then run one by one as
-    the iterator is read, each a :class:`SearchResult` as :func:`search` returns it for that question. Parameters
-    are :func:`search`'s, applied to every question. An encoder may give a question embedded among others (padded
-    to the longest) a vector that differs from its own by rounding: scores may then differ from :func:`search`'s
-    in the last digits (up to 2e-4 with OpenVINO bf16 on 20 BioASQ questions, which kept every ranking).
+    the iterator is read, each a :class:`SearchResult` as :func:`search` returns it for that question. ``options``
+    and ``keywords`` are :func:`search`'s, applied to every question. An encoder may give a question embedded
+    among others (padded to the longest) a vector that differs from its own by rounding: scores may then differ
+    from :func:`search`'s in the last digits (up to 2e-4 with OpenVINO bf16 on 20 BioASQ questions, which kept
+    every ranking).
 
     Raises
     ------
@@ -232,32 +260,33 @@ def search_many(
             check_text(question)  # before a model loads to encode it
         except QueryError as error:
             raise error if len(texts) == 1 else QueryError(f"question {position}: {error}") from None
-    chosen = _mode(mode, rerank)
-    if filters is None:
-        filters = Filters.parse(year, journal)
-    elif year is not None or journal is not None:
-        raise TypeError(f"give filters= or year=/journal=, not both (filters={filters})")
+    options = replace(options or SearchOptions(), **keywords)
+    chosen = options.chosen_mode()
+    filters = options.chosen_filters()
     engine = as_engine(engine)
     own: Dialect = "opensearch" if engine.kind == "opensearch" else "elasticsearch"
+    dialect = options.dialect
     if dialect is not None and dialect != own and engine.kind in ("elasticsearch", "opensearch"):
         raise QueryError(f"dialect {dialect}: this cluster is {engine.kind} and runs {own} request bodies")
+    fields = options.fields
     if fields is None:
         fields = PAPER_FIELDS if chosen == "paper" else DEFAULT_FIELDS
     spec = QuerySpec(
-        size=size,
+        size=options.size,
         fields=tuple(fields),
-        rerank=Rerank(top_k, query_weight, rescore_query_weight, score_mode),
+        rerank=Rerank(options.top_k, options.query_weight, options.rescore_query_weight, options.score_mode),
         dialect=dialect or own,
         filters=filters,
     )
     vectors: list[Any] = [None] * len(texts)
     if chosen in NEEDS_VECTOR and texts:
         meta = engine.index_meta(index)
+        embedder = options.embedder
         if embedder is None:
-            embedder = load_embedder(model or meta.model, setting=_question_setting(setting, device))
+            embedder = load_embedder(options.model or meta.model, setting=options.question_setting())
         meta.check_compatible(index, embedder.name, embedder.dimension)
         vectors = list(embedder.embed([question.strip() for question in texts]))
-    fusion = Fusion(bm25_weight)
+    fusion = Fusion(options.bm25_weight)
     plans = [
         SearchPlan.build(question, vector, spec, chosen, fusion)
         for question, vector in zip(texts, vectors, strict=True)
@@ -298,22 +327,3 @@ def run_plan(engine: Engine, index: str, plan: SearchPlan, question: str, dialec
 def _bm25_only(leg: SearchRequest) -> bool:
     """A plain BM25 leg: no rescore, no kNN (its hits tell BM25 scores and nothing else)."""
     return leg.rerank is None and leg.knn is None
-
-
-def _mode(mode: Mode | None, rerank: bool | None) -> Mode:
-    """The mode asked for: ``mode``, else the older ``rerank`` flag, else the default."""
-    if mode is None:
-        return "bm25" if rerank is False else DEFAULT_MODE
-    mode = parse_mode(mode)
-    if rerank is False and mode != "bm25":
-        raise QueryError(f"rerank=False asks for BM25 alone but mode is {mode!r}: give one of them")
-    return mode
-
-
-def _question_setting(setting: EncoderSetting | None, device: str | None) -> EncoderSetting:
-    """The question encoder's setting: ``setting``, or the given ``device`` with everything else ``auto``."""
-    if setting is None:
-        return EncoderSetting.parse(device=device)
-    if device != QUESTION_DEVICE:
-        raise TypeError(f"give setting= or device=, not both (setting={setting}, device={device!r})")
-    return setting

@@ -9,6 +9,9 @@ What it does, and why:
 * one max length everywhere it is read (``sentence_bert_config.json``, ``tokenizer_config.json`` and the
   truncation of ``tokenizer.json``): the base model's 256 tokens, so documents are cut where the base model
   cuts them (training used 128-token windows; the leftovers would otherwise be read by other tools);
+* portable to the tools users import it with (Eland, opensearch-py-ml, both on sentence-transformers 5):
+  ``vocab.txt`` written from ``tokenizer.json`` (Eland's slow BERT tokenizer reads nothing else) and ``modules.json``
+  with the module names sentence-transformers 5 knows (6 still loads them); docs/clusters.md has the measurement;
 * copies ``metrics.json`` (training data, steps, seed, dev scores) and ``split.json`` (which questions trained,
   which were dev) beside the weights; drops the generated card (models/<name>/README.md is written by hand).
 """
@@ -41,6 +44,26 @@ def _edit_json(path: Path, change: Any) -> None:
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
+# sentence-transformers 6 writes these module paths; 5.x (what Eland and opensearch-py-ml install) has only the old.
+PORTABLE_MODULES = {
+    "sentence_transformers.base.modules.transformer.Transformer": "sentence_transformers.models.Transformer",
+    "sentence_transformers.sentence_transformer.modules.pooling.Pooling": "sentence_transformers.models.Pooling",
+    "sentence_transformers.base.modules.normalize.Normalize": "sentence_transformers.models.Normalize",
+}
+
+
+def make_portable(folder: Path) -> None:
+    """Add ``vocab.txt`` (from ``tokenizer.json``) and rename ``modules.json``'s module types to 5.x's, in place."""
+    if not (folder / "vocab.txt").is_file():
+        vocab = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))["model"]["vocab"]
+        tokens = sorted(vocab, key=lambda token: int(vocab[token]))
+        (folder / "vocab.txt").write_text("".join(f"{token}\n" for token in tokens), encoding="utf-8")
+    modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
+    for module in modules:
+        module["type"] = PORTABLE_MODULES.get(module["type"], module["type"])
+    (folder / "modules.json").write_text(json.dumps(modules, indent=2) + "\n", encoding="utf-8")
+
+
 def ship(source: Path, target: Path) -> None:
     from safetensors.torch import load_file, save_file
 
@@ -68,6 +91,7 @@ def ship(source: Path, target: Path) -> None:
 
     _edit_json(target / "tokenizer_config.json", tokenizer_config)
     _edit_json(target / "tokenizer.json", tokenizer)
+    make_portable(target)
 
 
 def main() -> int:

@@ -19,7 +19,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
+
+from .._json import fields_json
 
 OverlapMeasure = Literal["jaccard", "coverage", "content-coverage"]
 DebiasPolicy = Literal["pair", "condensed", "question"]
@@ -102,18 +104,14 @@ class DebiasResult:
     def label(self) -> str:
         return f"{self.measure}<={self.threshold:g}"
 
-    def to_json(self) -> dict[str, object]:
-        return {
-            "measure": self.measure,
-            "threshold": self.threshold,
-            "policy": self.policy,
-            "questions": self.questions,
-            "kept": len(self.kept),
-            "dropped": self.dropped,
-            "pairs": self.pairs,
-            "pairs_dropped": self.pairs_dropped,
-            "max_overlap": round(self.max_overlap, 4),
-        }
+    def to_json(self) -> dict[str, Any]:
+        return fields_json(
+            self,
+            omit=("excluded", "overlaps"),
+            kept=len(self.kept),
+            max_overlap=round(self.max_overlap, 4),
+            dropped=self.dropped,
+        )
 
 
 def debias(

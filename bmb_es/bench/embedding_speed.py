@@ -35,6 +35,7 @@ import numpy as np
 from .._config import DATA_DIR_ENV
 from .._document import Document
 from .._errors import BmbError
+from .._json import fields_json
 from ..embedding import Embedder, EncoderSetting, embed_text, load_embedder
 from .embedding_quality import GoldenQuestions, cosine_to_reference, golden_questions, mrr_at_10
 
@@ -44,10 +45,8 @@ Progress = Callable[[str, int, int], None]
 REFERENCE = EncoderSetting("torch", "fp32")
 
 
-class NoGpuError(BmbError):
+class NoGpuError(BmbError, exit_code=2):
     """A CUDA device was asked for on a machine without one."""
-
-    exit_code = 2
 
 
 @dataclass(slots=True)
@@ -82,15 +81,7 @@ class EmbeddingSpeedSettings:
     batch_size: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "settings": [setting.label for setting in self.settings] if self.settings else None,
-            "documents": self.documents,
-            "encode_sample": self.encode_sample,
-            "ingest_sample": self.ingest_sample,
-            "rounds": self.rounds,
-            "latency_questions": self.latency_questions,
-            "batch_size": self.batch_size,
-        }
+        return fields_json(self, settings=[setting.label for setting in self.settings] if self.settings else None)
 
 
 def resolve_device(device: str | None) -> str:

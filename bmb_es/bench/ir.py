@@ -14,7 +14,9 @@ import hashlib
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -55,6 +57,8 @@ class IRSettings:
     max_queries: int | None = None
     max_docs: int | None = None
     batch_size: int | None = None  # None: the embedder's default, as bmb-es index uses
+    fields: tuple[str, ...] | None = None  # None: each mode's own default (DEFAULT_FIELDS; PAPER_FIELDS for paper)
+    index_dir: Path | None = None  # keep the indices here and reuse them (unchanged documents are not re-embedded)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -74,12 +78,21 @@ class IRSettings:
             "max_queries": self.max_queries,
             "max_docs": self.max_docs,
             "batch_size": self.batch_size,
+            "fields": list(self.fields) if self.fields else "each mode's default",
+            "index_dir": str(self.index_dir) if self.index_dir else None,
         }
 
 
 def model_label(model: str) -> str:
     name = model_name(model)
     return name.rstrip("/").rsplit("/", 1)[-1]
+
+
+def index_name(dataset: str, model: str) -> str:
+    """The kept index of ``dataset`` embedded by ``model`` (``--index-dir``): one per pair, found again by name."""
+    digest = hashlib.sha1(f"{dataset}\0{model_name(model)}".encode()).hexdigest()[:12]
+    safe = "".join(c if c.isalnum() else "-" for c in dataset.lower())
+    return f"bench-{safe}-{digest}"
 
 
 def fold_of(qid: str, folds: int) -> int:
@@ -108,11 +121,15 @@ def rescore(candidates: Candidates, k: int, query_weight: float, rescore_weight:
 class _Index:
     """One dataset indexed with one model in a throwaway embedded engine."""
 
-    def __init__(self, engine: EmbeddedEngine, name: str, embedder: Embedder) -> None:
+    def __init__(
+        self, engine: EmbeddedEngine, name: str, embedder: Embedder, fields: tuple[str, ...] | None = None
+    ) -> None:
         self.engine, self.name, self.embedder = engine, name, embedder
+        self.requested_fields = fields  # None: every mode searches its own default fields
+        self.fields = fields or DEFAULT_FIELDS
 
     def bm25(self, question: str, depth: int) -> tuple[list[str], list[float]]:
-        request = SearchRequest.build(question, None, QuerySpec(size=depth, rerank=None))
+        request = SearchRequest.build(question, None, QuerySpec(size=depth, fields=self.fields, rerank=None))
         hits = self.engine.execute(self.name, request).hits
         return [hit.id for hit in hits], [hit.score for hit in hits]
 
@@ -124,7 +141,8 @@ class _Index:
         BM25 order comes from the BM25-only response: re-sorting the re-ranked hits by their BM25 score would
         scramble documents with equal BM25 scores, and the prefix for a smaller k would differ from the engine's.
         """
-        request = SearchRequest.build(question, vector, QuerySpec(size=k, rerank=Rerank(k, 0.0, 1.0)))
+        spec = QuerySpec(size=k, fields=self.fields, rerank=Rerank(k, 0.0, 1.0))
+        request = SearchRequest.build(question, vector, spec)
         hits = {hit.id: hit for hit in self.engine.execute(self.name, request).hits}
         ids = [doc for doc in bm25_order[:k] if doc in hits]
         if len(ids) != len(hits):
@@ -174,7 +192,16 @@ def _shipped(
     size = min(depth, DEFAULT_TOP_K)
     run: Ranking = {}
     for i, qid in enumerate(qids):
-        result = search(index.engine, index.name, dataset.queries[qid], mode=mode, size=size, embedder=index.embedder)
+        question = dataset.queries[qid]
+        result = search(
+            index.engine,
+            index.name,
+            question,
+            mode=mode,
+            size=size,
+            embedder=index.embedder,
+            fields=index.requested_fields,
+        )
         run[qid] = [hit.id for hit in result.hits]
         if i % 25 == 0 or i == len(qids) - 1:
             report(f"{dataset.name}: {mode} as shipped", i + 1, len(qids))
@@ -312,7 +339,8 @@ def run_dataset(dataset: IRDataset, settings: IRSettings, progress: Progress | N
         "weights": {},
         "timings_s": {},
     }
-    with tempfile.TemporaryDirectory(prefix="bmb-bench-") as tmp:
+    keep = settings.index_dir
+    with nullcontext(str(keep)) if keep else tempfile.TemporaryDirectory(prefix="bmb-bench-") as tmp:
         engine = EmbeddedEngine(tmp)
         bm25_run: Ranking = {}
         bm25_scores: dict[str, dict[str, float]] = {}
@@ -323,7 +351,7 @@ def run_dataset(dataset: IRDataset, settings: IRSettings, progress: Progress | N
                 label = f"{label}#{m + 1}"
             labels.add(label)
             embedder = load_embedder(model)
-            name = f"bench-{m}"
+            name = index_name(dataset.name, model) if keep else f"bench-{m}"
             started = time.perf_counter()
             total = len(dataset.documents)
 
@@ -334,7 +362,7 @@ def run_dataset(dataset: IRDataset, settings: IRSettings, progress: Progress | N
                 dataset.documents, engine, name, embedder, batch_size=settings.batch_size, on_progress=on_progress
             )
             out["ingest"][label] = summary.to_json()
-            index = _Index(engine, name, embedder)
+            index = _Index(engine, name, embedder, settings.fields)
             if m == 0:
                 started = time.perf_counter()
                 for i, qid in enumerate(qids):

@@ -20,8 +20,8 @@ STANDARD_METRICS: tuple[str, ...] = ("mrr@5", "mrr@10", "ndcg@10")
 
 
 @contextmanager
-def _quiet_numba() -> Iterator[None]:
-    """ranx's numba kernels warn about an int cast on every call; the values are unaffected."""
+def quiet_numba() -> Iterator[None]:
+    """ranx's numba kernels warn about an int cast on every call; the values are unaffected. Wrap ranx calls in it."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*unsafe cast.*")
         warnings.filterwarnings("ignore", category=DeprecationWarning, module="numba.*")
@@ -66,7 +66,7 @@ def evaluate(run: Ranking, qrels: QrelsMap, metrics: Sequence[str]) -> dict[str,
     ordered = {qid: qrels[qid] for qid in sorted(qrels)}
     if not ordered:
         return {metric: [] for metric in metrics}
-    with _quiet_numba():
+    with quiet_numba():
         scores = ranx_evaluate(_ranx_qrels(ordered), _ranx_run(run, ordered, "run"), list(metrics), return_mean=False)
     if len(metrics) == 1:
         scores = {metrics[0]: scores}
@@ -98,7 +98,7 @@ def significance(
     if not systems:
         return {}
     runs = [_ranx_run(baseline, qrels, "__baseline__")] + [_ranx_run(run, qrels, name) for name, run in systems.items()]
-    with _quiet_numba(), warnings.catch_warnings():
+    with quiet_numba(), warnings.catch_warnings():
         # Identical per-query scores make the test statistic undefined: scipy warns and the p-value is NaN ("—").
         warnings.filterwarnings("ignore", category=RuntimeWarning)
         report = compare(_ranx_qrels(qrels), runs, [metric], stat_test=test, max_p=0.05)
@@ -110,7 +110,7 @@ def fuse_rrf(runs: Sequence[Ranking], qrels: QrelsMap, depth: int = 100) -> Rank
     """Reciprocal-rank fusion of ``runs`` (ranx ``fuse``), truncated to ``depth``."""
     from ranx import fuse
 
-    with _quiet_numba():
+    with quiet_numba():
         fused = fuse([_ranx_run(run, qrels, f"r{i}") for i, run in enumerate(runs)], method="rrf")
     out: Ranking = {}
     for qid, scores in fused.to_dict().items():

@@ -62,6 +62,26 @@ BackendOption = Annotated[
         + " ".join(f"{reason}." for reason in REMOVED_BACKENDS.values()),
     ),
 ]
+DeviceOption = Annotated[
+    str,
+    typer.Option("--device", help="Where the encoder runs: cpu, cuda, cuda:N, or auto (a GPU when torch sees one)."),
+]
+BatchSizeOption = Annotated[
+    int | None,
+    typer.Option(
+        "--batch-size",
+        min=1,
+        help="Texts per encoder batch (default: each encoder's own: 16 OpenVINO, 32 torch CPU, 512 GPU).",
+    ),
+]
+
+# The search filters (bmb_es.query.Filters).
+YearOption = Annotated[
+    str | None, typer.Option("--year", help="Publication years: 2019-2021, 2019, 2019- or -2021 (the document's date).")
+]
+JournalOption = Annotated[
+    str | None, typer.Option("--journal", help="Only papers of this journal (its exact name, as stored).")
+]
 
 
 @contextmanager
@@ -122,20 +142,10 @@ def index_command(
     embed_fields: Annotated[
         str, typer.Option("--embed-fields", help="Comma-separated fields whose text is embedded.")
     ] = "title,abstract",
-    batch_size: Annotated[
-        int | None,
-        typer.Option(
-            "--batch-size", min=1, help="Texts per encoder batch (default: 16 OpenVINO, 32 torch CPU, 512 GPU)."
-        ),
-    ] = None,
+    batch_size: BatchSizeOption = None,
     precision: PrecisionOption = "auto",
     backend: BackendOption = "auto",
-    device: Annotated[
-        str,
-        typer.Option(
-            "--device", help="Where documents are encoded: cpu, cuda, cuda:N, or auto (a GPU when torch sees one)."
-        ),
-    ] = "auto",
+    device: DeviceOption = "auto",
     shard: Annotated[
         str | None,
         typer.Option(
@@ -304,12 +314,7 @@ def query_command(
     model: ModelOption = None,
     precision: PrecisionOption = "auto",
     backend: BackendOption = "auto",
-    device: Annotated[
-        str,
-        typer.Option(
-            "--device", help="Where the question is encoded: cpu (default: fastest for one question), cuda, cuda:N."
-        ),
-    ] = "cpu",
+    device: DeviceOption = "cpu",  # one question encodes fastest on the CPU (bmb_es._search.QUESTION_DEVICE)
     data_dir: DataDirOption = None,
     as_json: Annotated[
         bool,
@@ -326,13 +331,8 @@ def query_command(
             "the body; a fused mode's fusion as a # line above its searches). With --json: the bodies as JSON.",
         ),
     ] = False,
-    year: Annotated[
-        str | None,
-        typer.Option("--year", help="Publication years: 2019-2021, 2019, 2019- or -2021 (the document's date)."),
-    ] = None,
-    journal: Annotated[
-        str | None, typer.Option("--journal", help="Only papers of this journal (its exact name, as stored).")
-    ] = None,
+    year: YearOption = None,
+    journal: JournalOption = None,
     dialect: Annotated[
         str | None,
         typer.Option(

@@ -10,7 +10,8 @@ from typing import Annotated, Any
 
 import typer
 
-from ._app import _user_errors, app
+from .._errors import BmbError
+from ._app import BatchSizeOption, DeviceOption, _user_errors, app
 
 bench_app = typer.Typer(
     name="bench",
@@ -75,6 +76,23 @@ def _ints(text: str, option: str) -> list[int]:
     if not values or min(values) < 1:
         raise typer.BadParameter("give at least one number, each at least 1", param_hint=option)
     return sorted(set(values))
+
+
+def _fields(text: str | None) -> tuple[str, ...] | None:
+    """``--fields`` as the product's field specs, each checked now (``name`` or ``name^boost``)."""
+    if text is None:
+        return None
+    from ..query import FieldBoost
+
+    specs = tuple(part.strip() for part in text.split(",") if part.strip())
+    if not specs:
+        raise typer.BadParameter("give at least one field, e.g. title,abstract,body", param_hint="--fields")
+    for spec in specs:
+        try:
+            FieldBoost.parse(spec, "--fields")
+        except BmbError as error:
+            raise typer.BadParameter(str(error), param_hint="--fields") from None
+    return specs
 
 
 def _command_line() -> str:
@@ -171,6 +189,21 @@ def ir_command(
         int | None, typer.Option("--max-docs", min=1, help="Cap the corpus (relevant docs always kept).")
     ] = None,
     verify_sample: Annotated[int, typer.Option("--verify", min=0, help="Questions re-run through search() per k.")] = 5,
+    fields: Annotated[
+        str | None,
+        typer.Option(
+            "--fields",
+            help="First-stage fields with optional ^boost, comma-separated (e.g. 'title^2,abstract,body', the paper's "
+            "form). Default: each mode's own.",
+        ),
+    ] = None,
+    index_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--index-dir",
+            help="Keep the indices in this folder and reuse them next time (unchanged documents are not re-embedded).",
+        ),
+    ] = None,
     out: OutOption = None,
     docs: DocsOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
@@ -203,6 +236,8 @@ def ir_command(
         peers=not no_peers,
         max_queries=max_queries,
         max_docs=max_docs,
+        fields=_fields(fields),
+        index_dir=index_dir,
     )
     console = Console(stderr=True)
     bars = _Bars(quiet)
@@ -247,10 +282,7 @@ def speed_command(
             "setting this machine runs; torch/fp32, the reference, is always measured.",
         ),
     ] = None,
-    device: Annotated[
-        str | None,
-        typer.Option("--device", help="cpu, cuda or cuda:N (default: cuda when torch sees a GPU, else cpu)."),
-    ] = None,
+    device: DeviceOption = "auto",
     encode_sample: Annotated[
         int, typer.Option("--encode-sample", min=1, help="Texts encoded per setting per round (encoder alone).")
     ] = 256,
@@ -263,10 +295,7 @@ def speed_command(
             "--compare-docs", min=0, help="Documents the setting comparison uses, the first N (0: all); MRR@10 on them."
         ),
     ] = 0,
-    batch_size: Annotated[
-        int | None,
-        typer.Option("--batch-size", min=1, help="Texts per encoder batch (default: each encoder's own)."),
-    ] = None,
+    batch_size: BatchSizeOption = None,
     no_compare: Annotated[bool, typer.Option("--no-compare", help="Skip the per-setting comparison.")] = False,
     out: OutOption = None,
     docs: DocsOption = None,
@@ -309,7 +338,7 @@ def speed_command(
         repeats=repeats,
         ingest_repeats=ingest_repeats,
         top_k=top_k,
-        device=device,
+        device=None if device == "auto" else device,  # None: the bench picks (a GPU when torch sees one)
         batch_size=batch_size,
         embedding=None if no_compare else compare,
     )

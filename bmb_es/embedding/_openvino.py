@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import ModelLoadError
-from ._base import Vectors, cut_for_model, normalise
+from ._base import NamedModel, Vectors, cut_for_model, normalise
 from ._setting import RunPrecision, run_precision
 from ._tokens import pad_batch, sorted_batches, token_inputs
 
@@ -52,7 +52,7 @@ def openvino_available() -> bool:
     return True
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)  # by keyword: three of its fields are ints
 class PreparedMeta:
     """``prepared.json``: what a prepared folder holds."""
 
@@ -197,7 +197,7 @@ def _remove_stale(current: Path) -> None:
             shutil.rmtree(entry, ignore_errors=True)  # a process still using it holds the model in memory
 
 
-class OpenVinoEmbedder:
+class OpenVinoEmbedder(NamedModel):
     """A prepared model (see :func:`prepare`) run by OpenVINO on the CPU.
 
     Parameters
@@ -223,6 +223,8 @@ class OpenVinoEmbedder:
         if meta is None:
             raise ModelLoadError(f"{folder}: not a prepared OpenVINO model (prepare it again by loading the model)")
         self._meta = meta
+        self._name = meta.name
+        self._dimension = meta.dimension
         self._precision: RunPrecision = precision
         self._tokenizer = tokenizers.Tokenizer.from_file(str(folder / "tokenizer.json"))
         self._tokenizer.enable_truncation(meta.max_length)
@@ -240,14 +242,6 @@ class OpenVinoEmbedder:
     def _compile(self, hint: str) -> Any:
         config = {"INFERENCE_PRECISION_HINT": OV_PRECISIONS[self._precision], "PERFORMANCE_HINT": hint}
         return self._core.compile_model(self._model, "CPU", config)
-
-    @property
-    def name(self) -> str:
-        return self._meta.name
-
-    @property
-    def dimension(self) -> int:
-        return self._meta.dimension
 
     @property
     def max_length(self) -> int:

@@ -56,21 +56,21 @@ class SentenceTransformerEmbedder(NamedModel):
         self._route: TokenInputs | None = token_inputs(model)
 
     @property
-    def max_length(self) -> int:
-        return int(self._model.max_seq_length)
+    def model(self) -> Any:
+        """The underlying ``SentenceTransformer``."""
+        return self._model
 
     @property
-    def precision(self) -> RunPrecision:
-        return self._precision
+    def max_length(self) -> int:
+        return int(self._model.max_seq_length)
 
     @property
     def device(self) -> str:
         return str(self._model.device)
 
     @property
-    def model(self) -> Any:
-        """The underlying ``SentenceTransformer``."""
-        return self._model
+    def precision(self) -> RunPrecision:
+        return self._precision
 
     @property
     def default_batch_size(self) -> int:

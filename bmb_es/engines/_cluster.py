@@ -17,7 +17,7 @@ import numpy as np
 
 from .._document import Document
 from .._errors import BmbError, ClusterError, IndexNotFoundError, ModelMismatchError, StorageError
-from ..embedding import embed_text
+from ..embedding import NamedModel, embed_text
 from ..query import VECTOR_FIELD, SearchRequest
 from ._base import EngineResponse, IndexedDocument, IndexMeta, check_index_name
 from ._cluster_config import ClusterConfig, redact_all, redact_url
@@ -95,7 +95,7 @@ def _error_reason(error: Any) -> str:
     return str(error)
 
 
-class ServerSideEmbedder:
+class ServerSideEmbedder(NamedModel):
     """Stands in for the embedder when the cluster's ingest pipeline embeds: no vectors are computed here.
 
     It carries the index's model name and dimension so the ingest checks still hold; ``embed`` returns
@@ -105,15 +105,8 @@ class ServerSideEmbedder:
     max_length = 512
 
     def __init__(self, meta: IndexMeta) -> None:
-        self._meta = meta
-
-    @property
-    def name(self) -> str:
-        return self._meta.model
-
-    @property
-    def dimension(self) -> int:
-        return self._meta.dimension
+        self._name = meta.model
+        self._dimension = meta.dimension
 
     def embed(self, texts: Sequence[str], batch_size: int = 32) -> Any:
         return np.zeros((len(texts), 0), dtype=np.float32)

@@ -3,7 +3,7 @@
 Every mode is made of requests every engine executes, so the embedded engine and a cluster rank alike:
 
 =========  =================================================================================================
-``rerank`` The default: BM25 top ``k``, each scored ``w * minmax(bm25) + (1 - w) * cosine`` (``w`` = 0.4, ``k`` = 100).
+``rerank`` The default: BM25 top ``k``, each scored ``w * minmax(bm25) + (1 - w) * cosine`` (``w`` = 0.3, ``k`` = 100).
 ``paper``  The BioMedBERT paper: BM25 top ``k`` re-ranked by cosine alone (one request with a ``rescore``).
 ``bm25``   BM25 alone.
 ``dense``  The ``k`` nearest documents by cosine (kNN; exact on the embedded engine, HNSW on a cluster).
@@ -11,9 +11,10 @@ Every mode is made of requests every engine executes, so the embedded engine and
 =========  =================================================================================================
 
 ``minmax`` maps the BM25 scores of the top ``k`` onto 0..1, so ``w`` means the same for every question and
-every engine. The default weight and depth were chosen by leave-one-year-out over BioASQ 4B-7B among the
-paper's re-rank, fixed-weight mixes and rank fusions, then frozen (``bench/bench_rerank_defaults.py``;
-docs/benchmarks.md has the figures).
+every engine. The default weight and depth were chosen by leave-one-year-out over BioASQ 4B-7B golden questions,
+over abstracts and over golden snippets together, among the paper's re-rank, fixed-weight mixes and rank fusions
+that need no kNN leg (so the default costs one BM25 search on any engine size), then frozen
+(``bench/bench_fusion_loyo.py``; docs/benchmarks.md has the figures).
 
 Fusion runs in bmb-es, after the legs, from what every engine returns: BM25 scores from the BM25 request, cosines
 from the paper's re-rank of the same top ``k`` (score ``cosine + 1``) and from kNN (score ``(1 + cosine) / 2``).
@@ -38,7 +39,7 @@ MODES: tuple[Mode, ...] = get_args(Mode)
 DEFAULT_MODE: Mode = "rerank"
 NEEDS_VECTOR: frozenset[str] = frozenset({"rerank", "paper", "dense", "hybrid"})
 DEFAULT_TOP_K = 100  # candidates per leg, and the weight below: leave-one-year-out (see the module docstring)
-DEFAULT_BM25_WEIGHT = 0.4
+DEFAULT_BM25_WEIGHT = 0.3
 
 
 def parse_mode(text: str) -> Mode:

@@ -42,18 +42,16 @@ from .._errors import (
 from .._links import doi_url, pubmed_url
 from ..embedding import EmbedderLike
 from ..engines import Engine
-from ..query import DEFAULT_MODE, DEFAULT_TOP_K, MAX_SIZE, Mode, parse_mode
+from ..query import DEFAULT_MODE, DEFAULT_TOP_K
 from ._export import FORMATS, export
 from ._highlight import highlight, snippet
 from ._models import DocumentOut, ErrorOut, HealthOut, IndexOut, SearchOut, document_json, filters_json, hit_json
+from ._params import PageQuery, page_params
 from ._service import (
     DEFAULT_PAGE_SIZE,
     DEFAULT_TIMEOUT_S,
     MAX_ID_CHARS,
-    MAX_PAGE_SIZE,
-    MAX_QUESTION_CHARS,
     SearchPage,
-    SearchParams,
     SearchService,
     SearchTimeout,
 )
@@ -136,24 +134,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     )
 }
 
-Question = Annotated[
-    str,
-    Query(
-        min_length=1, max_length=MAX_QUESTION_CHARS, description="The question, in plain language (text, never DSL)."
-    ),
-]
-ModeParam = Annotated[Mode, Query(description="rerank (default), paper, bm25, dense or hybrid.")]
-Size = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Hits per page.")]
-TopK = Annotated[int, Query(ge=1, le=MAX_SIZE, description="Candidates ranked: BM25 top k, kNN k.")]
-Page = Annotated[
-    int, Query(ge=1, le=MAX_SIZE, description="Page, from 1; page x size is at most top_k (bm25: 10,000).")
-]
-Year = Annotated[
-    str | None,
-    Query(max_length=20, description="Publication years: 2019-2021, 2019, 2019- or -2021 (inclusive)."),
-]
-Journal = Annotated[str | None, Query(max_length=500, description="The journal's exact name, as stored.")]
-
 
 def create_app(
     engine: Engine,
@@ -226,16 +206,8 @@ def create_app(
 
     @app.get("/api/search", response_model=SearchOut, responses=ERRORS, summary="Search the index")
     async def api_search(
-        q: Question,
-        mode: ModeParam = DEFAULT_MODE,
-        size: Size = DEFAULT_PAGE_SIZE,
-        top_k: TopK = DEFAULT_TOP_K,
-        page: Page = 1,
-        year: Year = None,
-        journal: Journal = None,
-        explain: Annotated[bool, Query(description="Include the executed request body.")] = False,
+        params: PageQuery, explain: Annotated[bool, Query(description="Include the executed request body.")] = False
     ) -> Response:
-        params = SearchParams(q, mode, size, top_k, page, year, journal)
         found = await service.run(lambda: service.search_page(params))
         return _json(_search_json(found, explain))
 
@@ -252,22 +224,15 @@ def create_app(
         summary="Export a page of results as CSV or RIS",
     )
     async def api_export(
-        q: Question,
+        params: PageQuery,
         format: Annotated[Literal["csv", "ris"], Query(description="csv (spreadsheets) or ris (reference managers).")],
-        mode: ModeParam = DEFAULT_MODE,
-        size: Size = DEFAULT_PAGE_SIZE,
-        top_k: TopK = DEFAULT_TOP_K,
-        page: Page = 1,
-        year: Year = None,
-        journal: Journal = None,
     ) -> Response:
-        params = SearchParams(q, mode, size, top_k, page, year, journal)
         found = await service.run(lambda: service.search_page(params))
         media_type, suffix = FORMATS[format]
         return Response(
             export(found.hits, format),
             media_type=media_type,
-            headers={"content-disposition": f'attachment; filename="bmb-es-results-page{page}.{suffix}"'},
+            headers={"content-disposition": f'attachment; filename="bmb-es-results-page{params.page}.{suffix}"'},
         )
 
     @app.get("/api/documents/{doc_id}", response_model=DocumentOut, responses=ERRORS, summary="One paper of the index")
@@ -303,7 +268,7 @@ def create_app(
         status = 200
         if q.strip():
             try:
-                params = _page_params(form)
+                params = page_params(form)
                 found = await service.run(lambda: service.search_page(params))
                 context.update(_page_context(found, form))
             except (BmbError, SearchTimeout) as error:
@@ -322,29 +287,6 @@ def _validation_message(error: RequestValidationError) -> str:
         where = ".".join(str(part) for part in item.get("loc", ()) if part not in ("query", "path"))
         parts.append(f"{where}: {item.get('msg', 'invalid')}" if where else str(item.get("msg", "invalid")))
     return "; ".join(parts) or "invalid request"
-
-
-def _integer(text: str, name: str, low: int, high: int) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise QueryError(f"{name} must be a whole number, got {text[:40]!r}") from None
-    if not low <= value <= high:
-        raise QueryError(f"{name} must be between {low} and {high:,}, got {value}")
-    return value
-
-
-def _page_params(form: dict[str, str]) -> SearchParams:
-    mode = form["mode"]
-    return SearchParams(
-        question=form["q"],
-        mode=parse_mode(mode),
-        size=_integer(form["size"], "size", 1, MAX_PAGE_SIZE),
-        top_k=_integer(form["top_k"], "top_k", 1, MAX_SIZE),
-        page=_integer(form["page"], "page", 1, MAX_SIZE),
-        year=form["year"] or None,
-        journal=form["journal"] or None,
-    )
 
 
 def _json(data: Any) -> Response:

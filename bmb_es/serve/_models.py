@@ -5,7 +5,7 @@ the spec instead)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -79,20 +79,20 @@ class IndexOut(BaseModel):
     """An index: its document count and the model it was built with, or why it cannot be read."""
 
     index: str
-    documents: int | None = None
-    model: str | None = None
-    dimension: int | None = None
-    error: str | None = None
+    documents: int | None = Field(None, description="Documents in the index (null: it cannot be read).")
+    model: str | None = Field(None, description="The embedding model it was built with (null: it cannot be read).")
+    dimension: int | None = Field(None, description="The model's vector size (null: it cannot be read).")
+    error: str | None = Field(None, description="Why the index cannot be read (null: it can).")
 
 
 class HealthOut(BaseModel):
-    """The served index is readable."""
+    """The served index is readable (when it is not, the answer is an error)."""
 
-    status: str
-    engine: str
+    status: Literal["ok"]
+    engine: str = Field(description="embedded, elasticsearch or opensearch.")
     index: str
     documents: int
-    model: str
+    model: str = Field(description="The embedding model the index was built with.")
 
 
 def document_json(document: Document) -> dict[str, Any]:

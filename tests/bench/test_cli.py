@@ -68,6 +68,38 @@ def test_bench_ir_cli_end_to_end(tmp_path: Path, data_dir: Path) -> None:
 
 
 @pytest.mark.slow
+def test_bench_ir_reuses_a_kept_index_and_takes_the_first_stage_fields(tmp_path: Path, data_dir: Path) -> None:
+    folder = make_beir(tmp_path / "tiny", n_docs=30, n_queries=6)
+    kept = tmp_path / "indices"
+
+    def run(*extra: str) -> dict[str, object]:
+        out = tmp_path / f"results-{len(list(tmp_path.glob('results-*')))}"
+        args = ["bench", "ir", "-d", f"beir:{folder}", "--top-k", "5", "--verify", "1", "--no-peers", "--out", str(out)]
+        result = CliRunner().invoke(app, [*args, "--index-dir", str(kept), "-q", *extra])
+        assert result.exit_code == 0, result.output
+        [json_path] = out.glob("ir-*.json")
+        payload: dict[str, object] = json.loads(json_path.read_text())
+        return payload
+
+    first = run()
+    [res] = first["results"]  # type: ignore[misc]
+    assert res["ingest"]["all-MiniLM-L6-v2"]["indexed"] == 30
+    second = run()
+    [again] = second["results"]  # type: ignore[misc]
+    assert again["ingest"]["all-MiniLM-L6-v2"]["indexed"] == 0
+    assert again["ingest"]["all-MiniLM-L6-v2"]["unchanged"] == 30  # found again by name: nothing re-embedded
+    assert again["sets"]["unfiltered"]["systems"] == res["sets"]["unfiltered"]["systems"]
+    paper = run("--fields", "title^2,abstract")
+    assert paper["settings"]["fields"] == ["title^2", "abstract"]  # type: ignore[index]
+
+
+def test_bench_ir_refuses_a_bad_fields_spec(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["bench", "ir", "-d", f"beir:{tmp_path}", "--fields", "title^x"])
+    assert result.exit_code == 2
+    assert "--fields" in result.output and "bad boost" in result.output
+
+
+@pytest.mark.slow
 def test_bench_speed_cli_tiny(tmp_path: Path, data_dir: Path) -> None:
     source = shared_path("bioasq", "pubmed", "pubmed_abstracts.jsonl")
     corpus = tmp_path / "corpus"

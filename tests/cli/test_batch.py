@@ -1,14 +1,12 @@
 """Many questions in one process: question files, ``bmb_es.search_many`` and ``bmb-es query --queries`` writing a
 TREC run that ranx scores exactly as the rankings ``bmb_es.search`` returns. In process, with a stand-in embedder
-(HashEmbedder: each text's vector depends on that text only), so nothing loads a model."""
+(HashEmbedder: each text's vector depends on that text only), so nothing loads a model; except the slow check at
+the end, which runs the 7B golden questions with the real default model against ``bmb-es bench ir``'s own figures."""
 
 from __future__ import annotations
 
 import json
 import re
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +17,7 @@ import bmb_es
 import bmb_es._search
 from bmb_es import Document, EmbeddedEngine, InputError, QueryError, Question
 from bmb_es._ingest import ingest
+from bmb_es.bench.metrics import quiet_numba
 from bmb_es.cli import app
 from tests.conftest import shared_path
 from tests.support import TOPICS, HashEmbedder
@@ -183,15 +182,6 @@ def test_batch_options_that_do_not_fit_are_refused(home: Path, tmp_path: Path, a
 # -- the done-when check: a run of BioASQ 7B golden questions, scored by ranx --------------------------------
 
 
-@contextmanager
-def _quiet_numba() -> Iterator[None]:
-    """ranx's numba kernels warn about an int cast on every call (bmb_es.bench.metrics does the same)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*unsafe cast.*")
-        warnings.filterwarnings("ignore", category=DeprecationWarning, module="numba.*")
-        yield
-
-
 def _bioasq_sample(folder: Path, questions: int = 8, abstracts: int = 50) -> tuple[Path, dict[str, str], Any]:
     """A 50-abstract PubMed corpus holding the documents of the first 7B golden questions, those questions, and
     their qrels (documents in the corpus only)."""
@@ -233,10 +223,72 @@ def test_a_bioasq_run_file_scores_in_ranx_as_the_rankings_search_returns(
     for qid, text in questions.items():
         result = bmb_es.search(engine, "bioasq", text, embedder=HashEmbedder(), top_k=20)
         direct[qid] = {hit.id: hit.score for hit in result.hits}
-    with _quiet_numba():
+    with quiet_numba():
         from_file = ranx.Run.from_file(str(run_file), kind="trec")
         assert from_file.to_dict() == direct  # every id and score as search returned it
         metrics = ["mrr@10", "ndcg@10", "recall@10"]
         scored = ranx.evaluate(ranx.Qrels(qrels), from_file, metrics)
         expected = ranx.evaluate(ranx.Qrels(qrels), ranx.Run(direct), metrics)
     assert scored == expected and scored["mrr@10"] > 0
+
+
+@pytest.mark.slow
+def test_a_7b_golden_run_file_scores_in_ranx_as_bench_ir_scores_the_same_system(tmp_path: Path) -> None:
+    """``bmb-es query --queries`` over the 7B golden questions, default mode, against ``bench ir``'s ``rerank (as
+    shipped)`` row on its ``bioasq-golden-docs`` set cut to 7B: the bench's own loader, ingest, search loop and
+    scoring; the CLI's run file scored by ranx from the file."""
+    ranx = pytest.importorskip("ranx")
+    from bmb_es.bench import ir
+    from bmb_es.bench.datasets import load_bioasq_golden_docs
+    from bmb_es.embedding import load_embedder
+    from bmb_es.query import DEFAULT_TOP_K
+
+    golden = json.loads(shared_path("bioasq", "golden", "7B_golden.json").read_text(encoding="utf-8"))["questions"]
+    seven = {str(question["id"]) for question in golden}
+    dataset = load_bioasq_golden_docs(shared_path("bioasq"))
+    qids = sorted(qid for qid in dataset.queries if qid in seven)
+    assert len(qids) > 150 and len(dataset.documents) == 2753
+
+    # What ir.run_dataset does for the first model: ingest into an embedded engine, then search every question
+    # with every default (the "<model>: rerank (as shipped)" system) and score the unfiltered set.
+    settings = ir.IRSettings(peers=False)
+    home = tmp_path / "home"
+    engine = EmbeddedEngine(home)
+    embedder = load_embedder(settings.models[0])
+    ingest(dataset.documents, engine, "bench-0", embedder, batch_size=settings.batch_size)
+    depth = max(settings.depth, max(settings.top_k))
+    shipped = ir._shipped(ir._Index(engine, "bench-0", embedder), dataset, qids, "rerank", depth, lambda *_: None)
+    bench = ir._score_set(ir.ALL, qids, dataset.qrels, {"rerank": shipped}, {}, settings, [])["systems"]["rerank"]
+
+    questions = tmp_path / "7b.jsonl"
+    questions.write_text("".join(json.dumps({"_id": qid, "text": dataset.queries[qid]}) + "\n" for qid in qids))
+    run_file = tmp_path / "run.trec"
+    size = str(min(depth, DEFAULT_TOP_K))  # the bench's size for the shipped modes
+    args = ("--queries", str(questions), "--run-out", str(run_file), "--size", size, "-q")
+    code, _, err = _run("query", "-i", "bench-0", *args, "--data-dir", str(home))
+    assert code == 0, err
+
+    rows = [line.split() for line in run_file.read_text(encoding="utf-8").splitlines()]
+    written: dict[str, list[str]] = {}
+    scores: dict[str, dict[str, float]] = {}
+    for qid, _, doc, rank, score, tag in rows:
+        assert tag == "rerank" and int(rank) == len(written.setdefault(qid, [])) + 1
+        written[qid].append(doc)
+        scores.setdefault(qid, {})[doc] = float(score)
+    metrics = [metric for metric in bench if metric != "paper_mrr@10"]  # ranx's: MRR@5/10, nDCG@10, recall@k
+    with quiet_numba():
+        qrels = ranx.Qrels({qid: dataset.qrels[qid] for qid in qids})
+        scored = ranx.evaluate(qrels, ranx.Run.from_file(str(run_file), kind="trec"), metrics)
+    assert {metric: float(scored[metric]) for metric in metrics} == pytest.approx(
+        {metric: bench[metric] for metric in metrics}, abs=1e-9
+    )
+    assert bench["mrr@10"] > 0.5
+    # The rankings themselves: the same documents for every question, in the same order but for near-ties. The
+    # CLI embeds all questions in batches, the bench one at a time; with the bf16 encoder `auto` picks on AMX/AVX-512
+    # CPUs a question's vector depends slightly on its batch (cosine 0.999997 measured), enough to swap two hits
+    # whose scores differ by ~1e-4 (2 of 186 questions on the 2026-12-04 run, at ranks 39 and 43).
+    assert written.keys() == {qid for qid, ranked in shipped.items() if ranked}
+    for qid, ranked in written.items():
+        assert sorted(ranked) == sorted(shipped[qid]), qid
+        for doc, expected in zip(ranked, shipped[qid], strict=True):
+            assert abs(scores[qid][doc] - scores[qid][expected]) < 1e-3, (qid, doc, expected)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bmb_es.query import DEFAULT_BM25_WEIGHT
 from tests.conftest import EXAMPLES
 
 pytestmark = pytest.mark.slow
@@ -71,7 +72,7 @@ def test_query_explain_of_the_default_mode_prints_its_searches_and_fusion(home: 
     body = json.loads(
         bmb("query", "--rerank", "-k", "20", "--explain", "--json", "lung damage", home=home, check=True).stdout
     )
-    assert body["bmb_es_fusion"]["mode"] == "rerank" and body["bmb_es_fusion"]["bm25_weight"] == 0.4
+    assert body["bmb_es_fusion"]["mode"] == "rerank" and body["bmb_es_fusion"]["bm25_weight"] == DEFAULT_BM25_WEIGHT
     paper, lexical = body["searches"]
     assert paper["rescore"]["window_size"] == 20 and "rescore" not in lexical
     assert lexical["query"]["multi_match"]["fields"] == ["title", "abstract", "body"] and lexical["size"] == 20

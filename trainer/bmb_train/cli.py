@@ -447,6 +447,16 @@ def finetune_retrieval_command(
     eval_every: Annotated[int, typer.Option(help="Dev MRR@10 every N steps.")] = 50,
     patience: PatienceOpt = 3,
     hard_negatives: Annotated[int, typer.Option(help="BM25 hard negatives per question (needs --corpus).")] = 0,
+    dense_negatives: Annotated[
+        int, typer.Option(help="Hard negatives per question ranked by the initial model (needs --corpus).")
+    ] = 0,
+    negative_skip: Annotated[
+        int, typer.Option(help="Take hard negatives from rank N+1 on (unlabelled relevant abstracts sit on top).")
+    ] = 0,
+    pubmedqa: Annotated[
+        list[Path] | None, typer.Option(help="PubMedQA file(s): questions with their abstract join training.")
+    ] = None,
+    device: Annotated[str, typer.Option(help="Where training runs: cpu, cuda, cuda:1...")] = "cpu",
     seed: SeedOpt = 42,
 ) -> None:
     """Bi-encoder retrieval fine-tuning (MultipleNegativesRankingLoss); exports a sentence-transformers folder."""
@@ -473,6 +483,10 @@ def finetune_retrieval_command(
             eval_every=eval_every,
             patience=patience,
             hard_negatives=hard_negatives,
+            dense_negatives=dense_negatives,
+            negative_skip=negative_skip,
+            pubmedqa=tuple(pubmedqa or ()),
+            device=device,
             seed=seed,
         )
         finetune_retrieval(settings, log=_log)

@@ -135,7 +135,7 @@ class EmbeddedEngine:
             return int(opened.searcher().num_segments)
 
     def optimize(self, name: str, batch: int = 1024) -> tuple[int, int]:
-        """Rewrite the BM25 part of ``name`` into as few segments as tantivy writes in one pass.
+        """Rewrite the BM25 part of ``name`` into one segment (as few as tantivy writes in one pass).
 
         What Elasticsearch's force merge does, for the same reason: a search visits every segment (on 2,753
         abstracts a BM25 search took 102 µs on one segment and 174 on eight, see ``bench/bench_segments.py``),

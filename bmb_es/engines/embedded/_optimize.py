@@ -1,10 +1,10 @@
-"""Optimizing: the BM25 part of an index rewritten into as few segments as tantivy writes in one pass."""
+"""Optimizing: the BM25 part of an index rewritten into one segment (as few as tantivy writes in one pass)."""
 
 from __future__ import annotations
 
 from ..._document import Document
 from ._addresses import live_batches
-from ._open_index import OpenIndex
+from ._open_index import OPTIMIZE_HEAP, OpenIndex
 from ._read import check_source
 from ._store import HASH_FIELD, ID_FIELD, LENGTH_FIELD, OFFSET_FIELD, ROW_FIELD, TEXT_FIELDS, write_text_fields
 from ._write import commit, tantivy_document
@@ -16,9 +16,11 @@ def optimize(opened: OpenIndex, batch: int) -> tuple[int, int]:
     Each live document is added again, in address order (tantivy's order for equal scores), with the same
     record addresses: vectors and sources are not copied. The adds and a delete of every older document form
     one commit, so readers see the old index or the new one, never a mix, and a run stopped midway changes
-    nothing. Deleted documents are purged, as by a merge, and the text fields on record become exactly
-    those that live documents have. Addresses are read a page at a time (:func:`._addresses.live_batches`) and
-    the record files' maps released after each batch, so memory does not grow with the index.
+    nothing. The writer's heap is :data:`._open_index.OPTIMIZE_HEAP`, so the rewrite of a million abstracts is
+    one segment (a search visits every segment). Deleted documents are purged, as by a merge, and the text
+    fields on record become exactly those that live documents have. Addresses are read a page at a time
+    (:func:`._addresses.live_batches`) and the record files' maps released after each batch, so memory does not
+    grow with the index beyond the writer's heap.
     """
     import tantivy
 
@@ -26,7 +28,9 @@ def optimize(opened: OpenIndex, batch: int) -> tuple[int, int]:
     before = int(opened.searcher().num_segments)
     if before <= 1:
         return before, before
-    writing = opened.open_writer()  # tantivy's lock: from here on no other process commits
+    # A session left by earlier writes has ingest's heap; the rewrite needs the larger one (see OPTIMIZE_HEAP).
+    opened.close_writer()
+    writing = opened.open_writer(OPTIMIZE_HEAP)  # tantivy's lock: from here on no other process commits
     # Taken under the lock, so it is the newest commit: documents that another process committed before the
     # lock was ours would otherwise be lost to the delete below.
     searcher = opened.searcher()
@@ -60,6 +64,5 @@ def optimize(opened: OpenIndex, batch: int) -> tuple[int, int]:
         raise
     commit(opened)
     # A rewrite larger than the writer's heap is several segments; tantivy may merge them now: wait for it.
-    opened.writing = None
-    writing.tantivy.wait_merging_threads()
+    opened.close_writer()
     return before, int(opened.searcher().num_segments)

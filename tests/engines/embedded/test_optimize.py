@@ -13,7 +13,7 @@ from bmb_es import Document, EmbeddedEngine, build_query
 from bmb_es._api import merge_indices
 from bmb_es._ingest import ingest
 from bmb_es.engines import IndexedDocument
-from bmb_es.engines.embedded._open_index import OpenIndex
+from bmb_es.engines.embedded._open_index import OPTIMIZE_HEAP, WRITER_HEAP, OpenIndex
 from bmb_es.engines.embedded._records import RecordReader
 from bmb_es.readers import read_corpus
 from tests.engines.embedded.conftest import META, put
@@ -195,13 +195,33 @@ def test_documents_committed_by_another_process_just_before_the_lock_survive(
     optimizer.close()  # gives tantivy's writer lock back
     real_writer = OpenIndex.open_writer
 
-    def other_commits_first(self: OpenIndex) -> Any:
+    def other_commits_first(self: OpenIndex, *args: Any) -> Any:
         if self is optimizer._indices.get("t"):
             put(other, [_doc(900)])  # lands after optimize's first look, before it holds the lock
             other.close()
-        return real_writer(self)
+        return real_writer(self, *args)
 
     monkeypatch.setattr(OpenIndex, "open_writer", other_commits_first)
     assert optimizer.count("t") == 45
     optimizer.optimize("t")
     assert optimizer.count("t") == 46 and "d900" in optimizer.get("t", ["d900"])
+
+
+def test_the_rewrite_gets_the_large_heap_even_after_writes_in_this_engine_and_gives_the_lock_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    optimizer, other = EmbeddedEngine(tmp_path / "home"), EmbeddedEngine(tmp_path / "home")
+    heaps: list[int] = []
+    real_writer = OpenIndex.open_writer
+
+    def recording(self: OpenIndex, heap_size: int = WRITER_HEAP) -> Any:
+        heaps.append(heap_size)
+        return real_writer(self, heap_size)
+
+    monkeypatch.setattr(OpenIndex, "open_writer", recording)
+    _build(optimizer, commits=3)  # its writes keep a writer session with ingest's heap
+    assert set(heaps) == {WRITER_HEAP}
+    assert optimizer.optimize("t") == (4, 1)
+    assert heaps[-1] == OPTIMIZE_HEAP and optimizer.segments("t") == 1
+    put(other, [_doc(900)])  # the optimizer's session ended: another engine takes the lock
+    assert optimizer.count("t") == 46

@@ -24,7 +24,7 @@ class Snippet:
     pmid: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)  # by keyword: its first three fields are all text
 class GoldenQuestion:
     """One BioASQ question: ``exact`` is a list of answers, each a list of synonyms (factoid: one answer)."""
 
@@ -92,7 +92,13 @@ def read_golden(path: Path) -> list[GoldenQuestion]:
         )
         pmids = tuple(dict.fromkeys(p for p in (_pmid(d) for d in documents) if p))
         exact = _synonyms(_literal(item.get("exact_answer"), where)) if item.get("type") in ("factoid", "list") else ()
-        out.append(
-            GoldenQuestion(str(item["id"]), str(item["body"]), str(item.get("type", "")), pmids, snippets, exact)
+        question = GoldenQuestion(
+            id=str(item["id"]),
+            body=str(item["body"]),
+            type=str(item.get("type", "")),
+            pmids=pmids,
+            snippets=snippets,
+            exact=exact,
         )
+        out.append(question)
     return out

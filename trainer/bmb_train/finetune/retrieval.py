@@ -6,7 +6,8 @@ of ``MultipleNegativesRankingLoss`` (the in-batch-negatives loss with optional h
 there avoids a TF -> torch conversion step and any drift between the trained and the exported model.
 
 Data: questions of the training golden files (BioASQ 4B-6B) with their golden snippets and the abstracts of
-their golden documents (from a PubMed ``{"pmid", "text"}`` JSONL) as positives. Questions of the
+their golden documents (from a PubMed ``{"pmid", "text"}`` JSONL) as positives; optionally PubMedQA questions
+with their abstract (its context paragraphs) as positive. Questions of the
 ``exclude`` golden files (7B) are removed from training by id and by normalised text, and the ids used are
 written to ``split.json`` so the split can be audited. A seeded share of the training questions is held out
 as dev set: dense MRR@10 over the dev questions' positives drives early stopping and best-model selection.
@@ -59,6 +60,16 @@ class RetrievalSettings:
         0 (default) for in-batch negatives only; N > 0 adds, per question, BM25 hard negatives: the top-N
         BM25 hits (bmb-es ``EmbeddedEngine`` over ``corpus``) that are not golden documents; one is drawn per
         question per batch.
+    dense_negatives
+        Like ``hard_negatives`` but ranked by the initial model's cosine over ``corpus``.
+    negative_skip
+        Hard negatives are taken from rank ``negative_skip + 1`` on (both kinds): BioASQ leaves many relevant
+        abstracts unlabelled, and they sit at the top of either ranking.
+    pubmedqa
+        PubMedQA files (``{pmid: {"QUESTION", "CONTEXTS", ...}}``) whose questions join the training set, each
+        with its abstract (the context paragraphs joined) as positive. Never used as dev.
+    device
+        Where training runs: ``cpu``, ``cuda``, ``cuda:1``...
     """
 
     init: Path
@@ -75,6 +86,10 @@ class RetrievalSettings:
     patience: int = 3
     dev_fraction: float = 0.1
     hard_negatives: int = 0
+    dense_negatives: int = 0
+    negative_skip: int = 0
+    pubmedqa: tuple[Path, ...] = ()
+    device: str = "cpu"
     use_snippets: bool = True
     use_abstracts: bool = True
     seed: int = 42
@@ -87,6 +102,9 @@ class RetrievalSettings:
             raise ConfigError("--batch-size must be at least 2 (in-batch negatives need other questions)")
         if not 0.0 < self.dev_fraction < 0.5:
             raise ConfigError(f"--dev-fraction {self.dev_fraction}: must be in (0, 0.5)")
+        for name in ("hard_negatives", "dense_negatives", "negative_skip"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be 0 or more")
         if not self.use_snippets and not self.use_abstracts:
             raise ConfigError("no positives: enable snippets and/or abstracts")
 
@@ -128,6 +146,30 @@ def read_abstracts(path: Path) -> dict[str, str]:
                     out[str(record["pmid"])] = str(record["text"])
     except OSError as error:
         raise DataError(f"{path}: cannot read ({error})") from None
+    return out
+
+
+def read_pubmedqa(path: Path) -> PairSet:
+    """PubMedQA questions, each with its abstract (the context paragraphs joined) as the one positive."""
+    try:
+        records = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise DataError(f"{path}: cannot read ({error})") from None
+    except ValueError as error:
+        raise DataError(f"{path}: not JSON ({error})") from None
+    if not isinstance(records, dict):
+        raise DataError(f"{path}: expected an object of PubMedQA records keyed by PMID")
+    out = PairSet([], [], [])
+    for pmid, record in records.items():
+        question = record.get("QUESTION") if isinstance(record, dict) else None
+        contexts = record.get("CONTEXTS") if isinstance(record, dict) else None
+        if not isinstance(question, str) or not isinstance(contexts, list):
+            raise DataError(f"{path}: record {pmid}: needs a QUESTION string and a CONTEXTS list")
+        abstract = " ".join(str(part).strip() for part in contexts if str(part).strip())
+        if question.strip() and abstract:
+            out.questions.append(question.strip())
+            out.ids.append(f"pubmedqa:{pmid}")
+            out.positives.append([abstract])
     return out
 
 
@@ -232,10 +274,53 @@ class _ZeroEmbedder:
         return np.ones((len(texts), 1), dtype=np.float32)
 
 
-def mine_bm25_negatives(
-    pairs: PairSet, golden_pmids: Sequence[set[str]], corpus: Path, per_question: int, log: Callable[[str], None]
+def _take_negatives(ranked: Sequence[str], gold: set[str], skip: int, count: int) -> list[str]:
+    """The first ``count`` PMIDs of ``ranked`` (best first) from rank ``skip + 1`` on that are not golden."""
+    found: list[str] = []
+    for pmid in ranked[skip:]:
+        if pmid not in gold:
+            found.append(pmid)
+        if len(found) >= count:
+            break
+    return found
+
+
+def mine_dense_negatives(
+    model: Any,
+    pairs: PairSet,
+    golden_pmids: Sequence[set[str]],
+    abstracts: dict[str, str],
+    per_question: int,
+    skip: int = 0,
+    batch_size: int = 128,
 ) -> list[list[str]]:
-    """Top BM25 hits per question from a temporary bmb-es ``EmbeddedEngine`` index that are not golden documents."""
+    """The abstracts ``model`` ranks highest for each question (cosine) that are not golden, from rank ``skip + 1``."""
+    pmids = list(abstracts)
+    documents = model.encode(
+        [abstracts[p] for p in pmids], batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=True
+    )
+    queries = model.encode(pairs.questions, batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=True)
+    depth = min(len(pmids), skip + per_question + max((len(g) for g in golden_pmids), default=0) + 1)
+    out: list[list[str]] = []
+    for row, (gold, positives) in enumerate(zip(golden_pmids, pairs.positives, strict=True)):
+        scores = np.asarray(documents) @ np.asarray(queries[row])
+        top = np.argsort(-scores)[:depth]
+        chosen = _take_negatives([pmids[i] for i in top], gold, skip, per_question)
+        texts = set(positives)
+        out.append([abstracts[p] for p in chosen if abstracts[p] not in texts])
+    return out
+
+
+def mine_bm25_negatives(
+    pairs: PairSet,
+    golden_pmids: Sequence[set[str]],
+    corpus: Path,
+    per_question: int,
+    log: Callable[[str], None],
+    skip: int = 0,
+) -> list[list[str]]:
+    """Top BM25 hits per question from a temporary bmb-es ``EmbeddedEngine`` index that are not golden
+    documents, from rank ``skip + 1`` on."""
     import bmb_es
 
     abstracts = read_abstracts(corpus)
@@ -247,16 +332,13 @@ def mine_bm25_negatives(
             corpus, engine=engine, index="hardneg", embedder=_ZeroEmbedder(), reject_log=Path(tmp) / "rejects.jsonl"
         )
         log(f"BM25 index of {engine.count('hardneg')} abstracts built in {time.perf_counter() - started:.1f}s")
-        for question, gold in zip(pairs.questions, golden_pmids, strict=True):
-            result = bmb_es.search(engine, "hardneg", question, rerank=False, size=per_question + len(gold))
-            found = []
-            for hit in result.hits:
-                pmid = str(hit.document.pmid or hit.id)
-                if pmid not in gold and pmid in abstracts:
-                    found.append(abstracts[pmid])
-                if len(found) >= per_question:
-                    break
-            out.append(found)
+        for question, gold, positives in zip(pairs.questions, golden_pmids, pairs.positives, strict=True):
+            size = skip + per_question + len(gold)
+            result = bmb_es.search(engine, "hardneg", question, mode="bm25", size=size)
+            ranked = [pmid for hit in result.hits if (pmid := str(hit.document.pmid or hit.id)) in abstracts]
+            texts = set(positives)
+            chosen = _take_negatives(ranked, gold, skip, per_question)
+            out.append([abstracts[p] for p in chosen if abstracts[p] not in texts])
         engine.close()
     return out
 
@@ -290,6 +372,7 @@ def finetune_retrieval(settings: RetrievalSettings, log: Callable[[str], None] =
     import torch
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+    from sentence_transformers.util import batch_to_device
 
     if not settings.init.is_dir():
         raise ConfigError(f"--init {settings.init}: not a model folder")
@@ -307,6 +390,12 @@ def finetune_retrieval(settings: RetrievalSettings, log: Callable[[str], None] =
         if abstracts
         else build_pairs(dev_q, None, use_snippets=True, use_abstracts=False)
     )
+    for path in settings.pubmedqa:
+        extra = read_pubmedqa(path)
+        train.questions.extend(extra.questions)
+        train.ids.extend(extra.ids)
+        train.positives.extend(extra.positives)
+        log(f"{path.name}: {len(extra)} PubMedQA questions added to training")
     if len(train) < settings.batch_size:
         raise DataError(f"only {len(train)} training questions with positives; lower --batch-size")
     if len(dev) == 0:
@@ -318,20 +407,33 @@ def finetune_retrieval(settings: RetrievalSettings, log: Callable[[str], None] =
         f"questions: {len(train)} train ({train.pairs} pairs), {len(dev)} dev ({dev.pairs} pairs); "
         f"{dropped} excluded as evaluation questions"
     )
-    if settings.hard_negatives > 0:
-        if settings.corpus is None:
-            raise ConfigError("--hard-negatives needs --corpus (the BM25 index is built from it)")
-        gold = {q.id: set(q.pmids) for q in train_q}
-        train.negatives = mine_bm25_negatives(
-            train, [gold[i] for i in train.ids], settings.corpus, settings.hard_negatives, log
-        )
-        log(f"BM25 hard negatives for {sum(1 for n in train.negatives if n)} of {len(train)} questions")
+    if (settings.hard_negatives or settings.dense_negatives) and settings.corpus is None:
+        raise ConfigError("--hard-negatives / --dense-negatives need --corpus (negatives are drawn from it)")
+    gold_of = {q.id: set(q.pmids) for q in train_q}
+    golden_pmids = [gold_of.get(i, set()) for i in train.ids]  # PubMedQA questions have no golden PMIDs here
 
     random.seed(settings.seed)
     np.random.seed(settings.seed)
     torch.manual_seed(settings.seed)
-    model = SentenceTransformer(str(settings.init), device="cpu")
+    # float32 master weights even when the folder stores float16 (shipped models do): AdamW steps need them.
+    model = SentenceTransformer(str(settings.init), device=settings.device).float()
     export_max_seq = model.max_seq_length
+    train.negatives = [[] for _ in train.ids] if settings.hard_negatives or settings.dense_negatives else []
+    if settings.hard_negatives > 0 and settings.corpus is not None:
+        mined = mine_bm25_negatives(
+            train, golden_pmids, settings.corpus, settings.hard_negatives, log, settings.negative_skip
+        )
+        train.negatives = [have + new for have, new in zip(train.negatives, mined, strict=True)]
+        log(f"BM25 hard negatives for {sum(1 for n in mined if n)} of {len(train)} questions")
+    if settings.dense_negatives > 0 and abstracts is not None:
+        model.eval()
+        model.max_seq_length = settings.max_seq_length
+        with torch.no_grad():
+            mined = mine_dense_negatives(
+                model, train, golden_pmids, abstracts, settings.dense_negatives, settings.negative_skip
+            )
+        train.negatives = [have + new for have, new in zip(train.negatives, mined, strict=True)]
+        log(f"dense hard negatives for {sum(1 for n in mined if n)} of {len(train)} questions")
     loss_fn = MultipleNegativesRankingLoss(model)
     no_decay = ("bias", "LayerNorm.weight", "layer_norm")
     groups = [
@@ -384,7 +486,7 @@ def finetune_retrieval(settings: RetrievalSettings, log: Callable[[str], None] =
             # could hand a question its own relevant passage as a negative.
             if train.negatives and all(train.negatives[i] for i in chosen):
                 columns.append([rng.choice(train.negatives[i]) for i in chosen])
-            features = [model.preprocess(texts) for texts in columns]
+            features = [batch_to_device(model.preprocess(texts), model.device) for texts in columns]
             loss = loss_fn(features, torch.empty(0))
             optimizer.zero_grad()
             loss.backward()
@@ -443,6 +545,7 @@ def finetune_retrieval(settings: RetrievalSettings, log: Callable[[str], None] =
     }
     metrics["settings"]["golden"] = [str(p) for p in settings.golden]
     metrics["settings"]["exclude"] = [str(p) for p in settings.exclude]
+    metrics["settings"]["pubmedqa"] = [str(p) for p in settings.pubmedqa]
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     (out / "split.json").write_text(json.dumps({"train": train.ids, "dev": dev.ids}, indent=1) + "\n")
     log(

@@ -1,0 +1,293 @@
+"""Choose the default fusion by leave-one-year-out over BioASQ 4B-7B on two corpora: abstracts and snippets.
+
+    python bench/bench_fusion_loyo.py [--data ../shared/data/bioasq] [--model default] [--out DIR]
+
+Two question sets, each indexed once in an embedded engine through the product (``bmb_es._ingest.ingest``):
+
+* **docs**: golden questions (every type) -> their PubMed abstracts among the 2,753 of bioasq/pubmed, each
+  abstract's first sentence split off as its title (as in ``bench_rerank_defaults.py``);
+* **snippets**: golden questions (every type) -> their golden snippets, every unique snippet a passage.
+
+For every question the BM25 leg (the product's ``best_fields`` over title, abstract, body) and exact cosines over
+the whole corpus give every candidate setting's ranking: BM25, dense, the paper's re-rank, ``rerank`` (BM25 top
+``k`` scored ``w * minmax(bm25) + (1 - w) * cosine``), ``hybrid`` (the same over BM25 top ``k`` and dense top
+``k``) and RRF. For each held-out year the setting with the best mean MRR@10 over the other three years (the two
+sets weighted equally) is scored on the held-out year of each set, with its low-coverage subset (questions sharing
+<= 30 % of content words with every relevant text). The frozen choice is the setting picked on all four years.
+
+The product's own ``bmb_es.search`` is run for the shipped ``rerank`` and ``hybrid`` modes on every question to
+check that the simulated settings are what the product does (rankings compared, not assumed).
+Results: ``<out>/fusion-loyo-<time>.json|md``.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+import bmb_es
+from bmb_es import Document, EmbeddedEngine
+from bmb_es._ingest import ingest
+from bmb_es.bench.datasets import IRDataset, load_bioasq_golden_docs, load_bioasq_snippets
+from bmb_es.bench.debias import content_coverage
+from bmb_es.bench.metrics import Ranking
+from bmb_es.bench.report import envelope, machine_line, md_table, write_results
+from bmb_es.embedding import load_embedder
+from bmb_es.query import DEFAULT_BM25_WEIGHT, DEFAULT_FIELDS, DEFAULT_TOP_K, FieldBoost, Mode, SearchRequest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # run as a script: the sibling bench module's helpers are shared, not copied
+from bench.bench_rerank_defaults import (  # noqa: E402
+    LOW_COVERAGE,
+    bioasq_arguments,
+    minmax,
+    per_query,
+    question_years,
+    rrf,
+    split_title,
+)
+
+DEPTH = 100
+TOP_KS = (20, 50, 100)
+WEIGHTS = tuple(round(0.1 * step, 1) for step in range(0, 11))
+TYPES = ("factoid", "list", "yesno", "summary")
+SHIPPED: dict[Mode, str] = {
+    "rerank": f"rerank w={DEFAULT_BM25_WEIGHT} @{DEFAULT_TOP_K}",
+    "hybrid": f"hybrid w={DEFAULT_BM25_WEIGHT} @{DEFAULT_TOP_K}",
+}
+
+
+@dataclass
+class QuestionSet:
+    """One corpus with its questions, each question's year and the low-coverage subset."""
+
+    name: str
+    dataset: IRDataset
+    documents: list[Document]
+    years: dict[str, str]
+    low: set[str]
+
+
+def settings_of(
+    bm25: Sequence[str], scores: np.ndarray, cosine: Mapping[str, float], dense: Sequence[str]
+) -> dict[str, list[str]]:
+    """Every candidate setting's ranking of one question (ids best first)."""
+    out: dict[str, list[str]] = {"BM25": list(bm25[:DEPTH]), "dense": list(dense[:DEPTH])}
+    out["RRF(BM25, dense) @100"] = rrf(bm25[:DEPTH], dense[:DEPTH])[:DEPTH]
+    for k in TOP_KS:
+        top = list(bm25[:k])
+        normed = minmax(scores[:k])
+        top_cos = np.asarray([cosine[doc] for doc in top])
+        out[f"paper @{k}"] = [top[i] for i in np.argsort(-top_cos, kind="stable")] + list(bm25[k:DEPTH])
+        pool = list(dict.fromkeys(top + list(dense[:k])))
+        bm25_of = dict(zip(top, normed, strict=True))
+        pool_bm25 = np.asarray([bm25_of.get(doc, 0.0) for doc in pool])
+        pool_cos = np.asarray([cosine[doc] for doc in pool])
+        for w in WEIGHTS:
+            mixed = w * normed + (1 - w) * top_cos
+            out[f"rerank w={w} @{k}"] = [top[i] for i in np.argsort(-mixed, kind="stable")] + list(bm25[k:DEPTH])
+            fused = w * pool_bm25 + (1 - w) * pool_cos
+            out[f"hybrid w={w} @{k}"] = [pool[i] for i in np.argsort(-fused, kind="stable")][:DEPTH]
+    return out
+
+
+def load_sets(root: Path) -> list[QuestionSet]:
+    years = question_years(root)
+    docs = load_bioasq_golden_docs(root)
+    titled = []
+    for doc in docs.documents:
+        title, abstract = split_title(doc.abstract)
+        titled.append(Document(id=doc.id, title=title, abstract=abstract, pmid=doc.pmid, source="pubmed"))
+    snippets = load_bioasq_snippets(root, TYPES)
+    out = []
+    for name, dataset, documents in (("docs", docs, titled), ("snippets", snippets, snippets.documents)):
+        texts = {doc.id: doc.abstract for doc in dataset.documents}
+        low = {
+            qid
+            for qid, relevant in dataset.qrels.items()
+            if max(content_coverage(dataset.queries[qid], texts[doc]) for doc in relevant) <= LOW_COVERAGE
+        }
+        out.append(QuestionSet(name, dataset, documents, {q: years[q] for q in dataset.queries}, low))
+    return out
+
+
+def rank_set(
+    engine: EmbeddedEngine, qset: QuestionSet, embedder: bmb_es.Embedder
+) -> tuple[dict[str, Ranking], dict[str, Ranking], float]:
+    """Simulated settings' runs and the product's own runs of the shipped modes for one question set."""
+    index = qset.name
+    ingest(qset.documents, engine, index, embedder)
+    ids = [doc.id for doc in qset.documents]
+    position = {doc: i for i, doc in enumerate(ids)}
+    stored = engine.get(index, ids)
+    matrix = np.stack([np.asarray(stored[doc].vector, dtype=np.float32) for doc in ids])
+    qids = sorted(qset.dataset.queries)
+    texts = [qset.dataset.queries[qid] for qid in qids]
+    vectors = embedder.embed(texts).astype(np.float32)
+    fields = tuple(FieldBoost(name) for name in DEFAULT_FIELDS)
+    runs: dict[str, Ranking] = {}
+    for row, qid in enumerate(qids):
+        hits = engine.execute(index, SearchRequest(texts[row], fields, DEPTH)).hits
+        bm25 = [hit.id for hit in hits]
+        scores = np.asarray([hit.score for hit in hits], dtype=np.float64)
+        all_cos = matrix @ vectors[row]
+        order = np.argsort(-all_cos, kind="stable")
+        dense = [ids[i] for i in order[:DEPTH]]
+        cosine = {doc: float(all_cos[position[doc]]) for doc in (*bm25, *dense)}
+        for name, ranking in settings_of(bm25, scores, cosine, dense).items():
+            runs.setdefault(name, {})[qid] = ranking
+    product: dict[str, Ranking] = {}
+    started = time.perf_counter()
+    for mode in SHIPPED:
+        results = bmb_es.search_many(engine, index, texts, mode=mode, size=10, embedder=embedder)
+        product[mode] = {qid: [hit.id for hit in result.hits] for qid, result in zip(qids, results, strict=True)}
+    return runs, product, time.perf_counter() - started
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = bioasq_arguments(__doc__, argv)
+    if args is None:
+        return 2
+    sets = load_sets(args.data)
+    embedder = load_embedder(None if args.model == "default" else args.model)
+    payload = envelope(
+        "fusion-loyo",
+        "python bench/bench_fusion_loyo.py " + shlex.join(argv if argv is not None else sys.argv[1:]),
+        {"model": args.model, "depth": DEPTH, "top_k": TOP_KS, "weights": WEIGHTS, "types": TYPES},
+    )
+    values: dict[str, dict[str, dict[str, float]]] = {}  # set -> setting -> qid -> MRR@10
+    checks: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory(prefix="bmb-fusion-") as tmp:
+        engine = EmbeddedEngine(tmp)
+        for qset in sets:
+            print(f"{qset.name}: {len(qset.documents)} texts, {len(qset.dataset.queries)} questions …", file=sys.stderr)
+            runs, product, seconds = rank_set(engine, qset, embedder)
+            qrels = qset.dataset.qrels
+            values[qset.name] = {name: per_query(run, qrels, "mrr@10") for name, run in runs.items()}
+            checks[qset.name] = {
+                mode: float(np.mean([product[mode][q] == runs[SHIPPED[mode]][q][:10] for q in product[mode]]))
+                for mode in SHIPPED
+            }
+            checks[qset.name]["seconds"] = seconds
+        engine.close()
+    year_names = sorted({y for qset in sets for y in qset.years.values()})
+
+    def mean(qset: QuestionSet, setting: str, keep: Sequence[str] | set[str] | None = None) -> float:
+        column = values[qset.name][setting]
+        chosen = [q for q in column if keep is None or q in keep]
+        return float(np.mean([column[q] for q in chosen])) if chosen else float("nan")
+
+    def in_years(qset: QuestionSet, years: Sequence[str]) -> set[str]:
+        return {q for q, y in qset.years.items() if y in years}
+
+    every = [name for name in values[sets[0].name] if name != "dense"]
+    families = {
+        "every setting": every,
+        # The cheap family: no kNN leg, so the default costs one BM25 search plus cosines on any engine size.
+        "no kNN leg": [name for name in every if not name.startswith(("hybrid", "RRF(BM25, dense)"))],
+    }
+
+    def objective(setting: str, years: Sequence[str]) -> float:
+        return float(np.mean([mean(qset, setting, in_years(qset, years)) for qset in sets]))
+
+    scored_by = ("BM25", "dense", SHIPPED["rerank"])
+    folds: dict[str, list[list[object]]] = {}
+    pooled: dict[str, list[list[object]]] = {}
+    frozen_by: dict[str, str] = {}
+    for family, candidates in families.items():
+        held_out: dict[str, dict[str, float]] = {qset.name: {} for qset in sets}  # qid -> MRR@10 of its fold's pick
+        rows: list[list[object]] = []
+        for held in year_names:
+            train = [y for y in year_names if y != held]
+            picked = max(candidates, key=lambda s: objective(s, train))
+            for qset in sets:
+                test = in_years(qset, [held])
+                low = test & qset.low
+                held_out[qset.name].update({q: values[qset.name][picked][q] for q in test})
+                on_test = [mean(qset, s, test) for s in (picked, *scored_by)]
+                on_low = [mean(qset, s, low) for s in (picked, *scored_by)]
+                rows.append([held, qset.name, picked, len(test), *on_test, len(low), *on_low])
+        folds[family] = rows
+        pooled[family] = []
+        for qset in sets:
+            picks = held_out[qset.name]
+            low_picks = [picks[q] for q in qset.low]
+            row: list[object] = [qset.name, float(np.mean(list(picks.values())))]
+            row += [mean(qset, s) for s in scored_by]
+            row += [float(np.mean(low_picks)) if low_picks else float("nan")]
+            row += [mean(qset, s, qset.low) for s in scored_by]
+            pooled[family].append(row)
+        frozen_by[family] = max(candidates, key=lambda s: objective(s, year_names))
+    shown = ["BM25", "dense", "RRF(BM25, dense) @100", "paper @20", SHIPPED["rerank"], SHIPPED["hybrid"]]
+    shown += [*frozen_by.values()] + [f"{kind} w={w} @100" for kind in ("rerank", "hybrid") for w in (0.2, 0.3, 0.5)]
+    shown = list(dict.fromkeys(shown))
+    overall = [
+        [name]
+        + [value for qset in sets for value in (mean(qset, name), mean(qset, name, qset.low))]
+        + [objective(name, year_names)]
+        for name in shown
+    ]
+    payload["results"] = {
+        "sets": {
+            q.name: {"questions": len(q.dataset.queries), "texts": len(q.documents), "low": len(q.low)} for q in sets
+        },
+        "folds": folds,
+        "held_out_pooled": pooled,
+        "frozen": frozen_by,
+        "product_check": checks,
+        "all": {q.name: {s: mean(q, s) for s in values[q.name]} for q in sets},
+        "all_low": {q.name: {s: mean(q, s, q.low) for s in values[q.name]} for q in sets},
+    }
+    fold_head = ["held out", "set", "picked", "questions", "MRR@10", "BM25", "dense", "shipped rerank", "low: n"]
+    fold_head += ["low", "low BM25", "low dense", "low shipped rerank"]  # the same four settings on the subset
+    pooled_head = ["set", "held-out picks", "BM25", "dense", "shipped rerank", "low: picks", "low BM25"]
+    pooled_head += ["low dense", "low shipped rerank"]
+    lines = [
+        "# Default fusion by leave-one-year-out on abstracts and snippets (BioASQ 4B-7B)\n",
+        f"`{payload['command']}`\n",
+        machine_line(payload) + "\n",
+        "; ".join(
+            f"{q.name}: {len(q.dataset.queries)} questions over {len(q.documents)} texts, {len(q.low)} low-coverage"
+            for q in sets
+        )
+        + ". MRR@10 throughout; low = questions sharing <= 30 % of content words with every relevant text.\n",
+        *(
+            part
+            for family in families
+            for part in (
+                f"## Leave one year out, {family} (picked on three years of both sets, scored on the fourth)\n",
+                md_table(fold_head, folds[family]),
+                "\nEvery question scored by the setting picked without its year (the four folds pooled):\n",
+                md_table(pooled_head, pooled[family]),
+                f"\nFrozen choice ({family}, picked on all four years): **{frozen_by[family]}**.\n",
+            )
+        ),
+        f"Shipped when this ran: `rerank` = {SHIPPED['rerank']}.\n",
+        "## Settings over all years\n",
+        md_table(
+            ["setting", *(f"{q.name}{part}" for q in sets for part in ("", f" low ({len(q.low)})")), "objective"],
+            overall,
+        ),
+        "\nProduct check (share of questions whose `bmb_es.search` top 10 equals the simulated setting's): "
+        + "; ".join(
+            f"{name}: " + ", ".join(f"{m} {v:.3f}" for m, v in c.items() if m != "seconds")
+            for name, c in checks.items()
+        )
+        + ".\n",
+    ]
+    markdown = "\n".join(lines)
+    json_path, md_path = write_results(args.out, "fusion-loyo", payload, markdown)
+    print(markdown)
+    print(f"wrote {json_path} and {md_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
