@@ -12,6 +12,7 @@ import typer
 
 from .._errors import BmbError
 from ._app import BatchSizeOption, DeviceOption, _user_errors, app
+from ._progress import Progress
 
 bench_app = typer.Typer(
     name="bench",
@@ -124,21 +125,18 @@ def _unique_models(models: list[str]) -> list[str]:
 
 
 class _Bars:
-    """One tqdm bar per label, on stderr."""
+    """One :class:`~bmb_es.cli._progress.Progress` per label on stderr: a bar on a terminal, else plain lines with
+    the count, percentage, rate and ETA (a bench run in CI or a log says how far it is)."""
 
     def __init__(self, quiet: bool) -> None:
         self.quiet = quiet
-        self.bars: dict[str, Any] = {}
+        self.bars: dict[str, Progress] = {}
 
     def __call__(self, label: str, done: int, total: int) -> None:
-        from tqdm import tqdm
-
         bar = self.bars.get(label)
         if bar is None:
-            bar = self.bars[label] = tqdm(
-                desc=label, total=total, disable=self.quiet or None, file=sys.stderr, dynamic_ncols=True, leave=False
-            )
-        bar.update(done - bar.n)
+            bar = self.bars[label] = Progress(label, "items", total, quiet=self.quiet)
+        bar.update(done)
         if done >= total:
             bar.close()
 

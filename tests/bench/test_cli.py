@@ -125,3 +125,16 @@ def test_bench_speed_cli_tiny(tmp_path: Path, data_dir: Path) -> None:
     assert large["rerank_given_vector"]["p50_ms"] > 0 and large["rerank_given_vector"]["passes"] == 1
     assert "re-rank search, vector given, p50 ms" in result.output
     assert "BM25+re-rank minus encode, p50 ms" in result.output
+
+
+def test_bench_progress_off_a_terminal_prints_counts_percent_and_eta(capsys: pytest.CaptureFixture[str]) -> None:
+    from bmb_es.cli._bench import _Bars
+
+    bars = _Bars(quiet=False)
+    for done in range(0, 41, 4):
+        bars("nfcorpus: BM25", done, 40)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].startswith("nfcorpus: BM25: 4 of 40 items (10 %)")
+    assert any(", ETA " in line for line in lines) and lines[-1].startswith("nfcorpus: BM25: 40 of 40 items (100 %)")
+    _Bars(quiet=True)("x", 1, 2)
+    assert capsys.readouterr().err == ""
