@@ -25,9 +25,13 @@ def _require_cluster(engine: Engine, what: str) -> Any:
 
 
 def server_pipeline_embedder(engine: Engine, index: str, model_id: str) -> Embedder:
-    """For ``index --server-pipeline``: put the ingest pipeline and route documents through it."""
+    """For ``index --server-pipeline``: put the ingest pipeline, check that the cluster's model embeds sample texts
+    as the index's model does here (query vectors are computed here), and route documents through it."""
+    from ..embedding import load_embedder
+
     cluster = _require_cluster(engine, "--server-pipeline")
-    embedder: Embedder = cluster.use_server_pipeline(index, model_id)
+    client = load_embedder(cluster.index_meta(index).model)
+    embedder: Embedder = cluster.use_server_pipeline(index, model_id, client)
     return embedder
 
 
@@ -114,11 +118,12 @@ def setup_command(
         if dialect is not None and version and version < OLDEST_RELEASES[dialect]:
             oldest = ".".join(map(str, OLDEST_RELEASES[dialect]))
             raise typer.BadParameter(f"bmb-es supports {dialect} {oldest} and later", param_hint="--server-version")
+        from ..embedding import load_embedder
+
+        embedder: Embedder | None = None
         if dimension is not None:
             meta = IndexMeta(model_name(model), dimension)
         else:
-            from ..embedding import load_embedder
-
             embedder = load_embedder(model)
             meta = IndexMeta(embedder.name, embedder.dimension)
         engine: KnnEngine = "faiss" if knn_engine == "faiss" else "lucene"
@@ -151,7 +156,10 @@ def setup_command(
             where = cluster.config.describe() if cluster.config else cluster.label
             typer.echo(f"index {index}: ready on {where} for {meta.model} ({meta.dimension}-d)")
             if pipeline_model:
-                typer.echo(f"ingest pipeline: {cluster.put_ingest_pipeline(pipeline_model)}")
+                pipeline = cluster.put_ingest_pipeline(pipeline_model)
+                # The cluster's model must embed as this one does: query vectors are computed here.
+                lowest = cluster.check_pipeline(pipeline, pipeline_model, embedder or load_embedder(model))
+                typer.echo(f"ingest pipeline: {pipeline} (sample texts: cosine {lowest:.5f} to {meta.model})")
             if hybrid:
                 if cluster.kind != "opensearch":
                     typer.echo("--hybrid: Elasticsearch needs no search pipeline (the rrf retriever fuses on its own)")

@@ -38,12 +38,14 @@ from ._setting import (
     resolve_setting,
 )
 from ._tfhub import TfHubEmbedder
+from ._verify import MIN_COSINE
 
 __all__ = [
     "BACKENDS",
     "BIOASQ_MODEL",
     "DEFAULT_EMBED_FIELDS",
     "DEFAULT_MODEL",
+    "MIN_COSINE",
     "PRECISIONS",
     "REMOVED_BACKENDS",
     "RUN_BACKENDS",

