@@ -38,7 +38,7 @@ from ._setting import (
     resolve_setting,
 )
 from ._tfhub import TfHubEmbedder
-from ._verify import MIN_COSINE
+from ._verify import MIN_COSINE, row_cosines
 
 __all__ = [
     "BACKENDS",
@@ -73,5 +73,6 @@ __all__ = [
     "model_name",
     "normalise",
     "resolve_setting",
+    "row_cosines",
     "shipped_model_path",
 ]

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from ._base import Embedder
 
@@ -57,9 +58,16 @@ class Verdict:
     reason: str = ""
 
 
+def row_cosines(first: npt.ArrayLike, second: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """The cosine of each row of ``first`` with the same row of ``second`` (any length; a zero row gives 0)."""
+    a, b = np.asarray(first, dtype=np.float64), np.asarray(second, dtype=np.float64)
+    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
+    return np.asarray(np.sum(a * b, axis=1) / np.where(norms == 0, 1.0, norms), dtype=np.float64)
+
+
 def mean_cosine(reference: Embedder, candidate: Embedder, texts: tuple[str, ...] = SAMPLE) -> tuple[float, float]:
-    """Mean and minimum cosine between the two embedders' vectors of ``texts`` (rows are unit length)."""
-    cosines = np.sum(reference.embed(list(texts)) * candidate.embed(list(texts)), axis=1)
+    """Mean and minimum cosine between the two embedders' vectors of ``texts``."""
+    cosines = row_cosines(reference.embed(list(texts)), candidate.embed(list(texts)))
     return float(np.mean(cosines)), float(np.min(cosines))
 
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from .._document import Document
 from .._errors import BmbError, ClusterError, IndexNotFoundError, ModelMismatchError, StorageError
-from ..embedding import MIN_COSINE, Embedder, NamedModel, embed_text
+from ..embedding import MIN_COSINE, Embedder, NamedModel, embed_text, row_cosines
 from ..query import VECTOR_FIELD, SearchRequest
 from ._base import EngineResponse, IndexedDocument, IndexMeta, check_index_name
 from ._cluster_config import ClusterConfig, redact_all, redact_url
@@ -375,8 +375,7 @@ class ClusterEngine:
                 f"the cluster's model {model_id!r} gives {server.shape[1]}-d vectors, {client.name} "
                 f"{local.shape[1]}-d: deploy the model the index was built with"
             )
-        norms = np.linalg.norm(server, axis=1) * np.linalg.norm(local, axis=1)
-        lowest = float(np.min(np.sum(server * local, axis=1) / np.where(norms == 0, 1.0, norms)))
+        lowest = float(np.min(row_cosines(server, local)))
         if lowest < MIN_COSINE:
             raise ModelMismatchError(
                 f"the cluster's model {model_id!r} embeds a sample text differently from {client.name}: cosine "
