@@ -55,11 +55,11 @@ class EmbeddingSpeedSettings:
 
     Parameters
     ----------
+    documents
+        Corpus documents used (the first N; 0 for all): the quality pass covers them and the samples come from them.
     settings
         Backend/precision settings (device and batch size are the run's); ``None`` for every setting this
         machine can run (:func:`available_settings`). torch/fp32, the reference, is always measured first.
-    documents
-        Corpus documents used (the first N; 0 for all): the quality pass covers them and the samples come from them.
     encode_sample
         Texts encoded per setting per round (the encoder-alone figure).
     ingest_sample
@@ -72,8 +72,8 @@ class EmbeddingSpeedSettings:
         Texts per encoder batch; ``None`` for each embedder's own default.
     """
 
-    settings: list[EncoderSetting] | None = None
     documents: int = 0
+    settings: list[EncoderSetting] | None = None
     encode_sample: int = 256
     ingest_sample: int = 512
     rounds: int = 3

@@ -75,6 +75,17 @@ BatchSizeOption = Annotated[
     ),
 ]
 
+
+def count_option(flag: str, help: str, minimum: int = 1) -> Any:
+    """A typer option for a count of at least ``minimum`` (typer's ``Option`` is typed ``Any``)."""
+    return typer.Option(flag, min=minimum, help=help)
+
+
+def flag_option(flag: str, help: str) -> Any:
+    """A typer on/off flag, off unless given."""
+    return typer.Option(flag, help=help)
+
+
 # The search filters (bmb_es.query.Filters).
 YearOption = Annotated[
     str | None, typer.Option("--year", help="Publication years: 2019-2021, 2019, 2019- or -2021 (the document's date).")

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from .._errors import BmbError
-from ._app import BatchSizeOption, DeviceOption, _user_errors, app
+from ._app import BatchSizeOption, DeviceOption, _user_errors, app, count_option
 from ._progress import Progress
 
 bench_app = typer.Typer(
@@ -261,16 +261,12 @@ def speed_command(
     corpus: Annotated[Path, typer.Option("--corpus", help="A corpus file or folder bmb-es index can read.")],
     sizes: Annotated[str, typer.Option("--sizes", help="Document counts, comma-separated.")] = "1000,10000,100000",
     model: Annotated[str, typer.Option("--model", "-m", help="Embedding model.")] = "default",
-    queries: Annotated[
-        int, typer.Option("--queries", min=1, help="Questions timed per size, and encoded per setting.")
-    ] = 100,
-    repeats: Annotated[
-        int, typer.Option("--repeats", min=1, help="Repetitions, and interleaved setting rounds; medians reported.")
-    ] = 3,
+    queries: Annotated[int, count_option("--queries", "Questions timed per size, and encoded per setting.")] = 100,
+    repeats: Annotated[int, count_option("--repeats", "Repetitions, and interleaved setting rounds (medians).")] = 3,
     ingest_repeats: Annotated[
-        int, typer.Option("--ingest-repeats", min=1, help="Repetitions of the (slow) full ingest per size.")
+        int, count_option("--ingest-repeats", "Repetitions of the slow full ingest per size.")
     ] = 1,
-    top_k: Annotated[int, typer.Option("--top-k", min=1, help="BM25 candidates re-ranked in the latency test.")] = 20,
+    top_k: Annotated[int, count_option("--top-k", "BM25 candidates re-ranked in the latency test.")] = 20,
     setting: Annotated[
         list[str] | None,
         typer.Option(
@@ -282,15 +278,15 @@ def speed_command(
     ] = None,
     device: DeviceOption = "auto",
     encode_sample: Annotated[
-        int, typer.Option("--encode-sample", min=1, help="Texts encoded per setting per round (encoder alone).")
+        int, count_option("--encode-sample", "Texts encoded per setting per round (encoder alone).")
     ] = 256,
     ingest_sample: Annotated[
-        int, typer.Option("--ingest-sample", min=0, help="Documents indexed per setting per round (0: no ingest runs).")
+        int, count_option("--ingest-sample", "Documents indexed per setting per round (0: no ingest runs).", 0)
     ] = 512,
     compare_docs: Annotated[
         int,
-        typer.Option(
-            "--compare-docs", min=0, help="Documents the setting comparison uses, the first N (0: all); MRR@10 on them."
+        count_option(
+            "--compare-docs", "Documents the setting comparison uses and scores (MRR@10), the first N (0: all).", 0
         ),
     ] = 0,
     batch_size: BatchSizeOption = None,

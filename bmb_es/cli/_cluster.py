@@ -8,7 +8,7 @@ import typer
 
 from .._config import DEFAULT_INDEX
 from .._errors import InputError
-from ._app import IndexOption, ModelOption, _user_errors, app
+from ._app import IndexOption, ModelOption, _user_errors, app, flag_option
 
 if TYPE_CHECKING:
     from ..embedding import Embedder
@@ -48,8 +48,7 @@ def setup_command(
         typer.Option("--dimension", min=1, help="The model's vector size; given, the model is not loaded to find it."),
     ] = None,
     rerank_only: Annotated[
-        bool,
-        typer.Option("--rerank-only", help="Store vectors for the rescore only: no HNSW graph (no kNN/hybrid)."),
+        bool, flag_option("--rerank-only", "Vectors for the rescore only: no HNSW graph, so no kNN or hybrid.")
     ] = False,
     knn_engine: Annotated[
         str, typer.Option("--knn-engine", help="OpenSearch HNSW engine: lucene (default) or faiss (2.19+).")
@@ -62,15 +61,10 @@ def setup_command(
         ),
     ] = None,
     hybrid: Annotated[
-        bool,
-        typer.Option("--hybrid", help="OpenSearch: also create the bmb-es-hybrid search pipeline (neural-search)."),
+        bool, flag_option("--hybrid", "OpenSearch: also create the bmb-es-hybrid search pipeline.")
     ] = False,
     print_only: Annotated[
-        bool,
-        typer.Option(
-            "--print",
-            help="Print the requests (Dev Tools form) instead of sending them. With --dialect no cluster is needed.",
-        ),
+        bool, flag_option("--print", "Print the requests (Dev Tools form), not send them; with --dialect, no cluster.")
     ] = False,
     dialect: Annotated[
         str | None,

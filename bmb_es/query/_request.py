@@ -19,19 +19,8 @@ import numpy as np
 import numpy.typing as npt
 
 from .._errors import QueryError
-from ._builder import (
-    DEFAULT_FIELDS,
-    MAX_SIZE,
-    SCORE_MODES,
-    VECTOR_FIELD,
-    Dialect,
-    QuerySpec,
-    Rerank,
-    ScoreMode,
-    bm25_clause,
-    rescore_clause,
-    vector_param,
-)
+from . import _builder
+from ._builder import DEFAULT_FIELDS, MAX_SIZE, SCORE_MODES, VECTOR_FIELD, Dialect, QuerySpec, Rerank, ScoreMode
 from ._dense import knn_clause
 from ._filters import NO_FILTERS, Filters
 
@@ -162,12 +151,12 @@ class SearchRequest:
     @classmethod
     def build(cls, question: str, vector: Sequence[float] | npt.ArrayLike | None, spec: QuerySpec) -> SearchRequest:
         """The request for ``question`` shaped by ``spec`` (the builder's checks: size <= top-k, ...)."""
-        text = bm25_clause(question, spec.fields)["multi_match"]["query"]  # checks and strips the question
+        text = _builder.bm25_clause(question, spec.fields)["multi_match"]["query"]  # checks and strips the question
         values = None
         if spec.rerank is not None:
             if vector is None:
                 raise QueryError("re-ranking needs the question's vector")
-            values = _frozen(np.asarray(vector_param(vector), dtype=np.float64))
+            values = _frozen(np.asarray(_builder.vector_param(vector), dtype=np.float64))
         fields = tuple(FieldBoost.parse(item) for item in spec.fields)
         return cls(text, fields, spec.size, spec.rerank, values, spec.tie_breaker, filters=spec.filters)
 
@@ -177,7 +166,7 @@ class SearchRequest:
     ) -> SearchRequest:
         """The dense search: the ``k`` documents nearest to ``vector`` (among those ``filters`` keep), ``size`` of
         them returned."""
-        values = _frozen(np.asarray(vector_param(vector), dtype=np.float64))
+        values = _frozen(np.asarray(_builder.vector_param(vector), dtype=np.float64))
         return cls("", (), size, None, values, knn=k, filters=filters)
 
     def to_body(self, dialect: Dialect = "elasticsearch") -> dict[str, Any]:
@@ -197,7 +186,7 @@ class SearchRequest:
             return body
         query: dict[str, Any] = {"match_all": {}}
         if self.fields:
-            query = bm25_clause(self.question, [str(item) for item in self.fields])
+            query = _builder.bm25_clause(self.question, [str(item) for item in self.fields])
             if self.tie_breaker == 1.0:
                 query["multi_match"]["type"] = "most_fields"  # the fields' scores summed: dis_max with tie 1
             elif self.tie_breaker:
@@ -208,7 +197,7 @@ class SearchRequest:
         if self.source_excludes:
             body["_source"] = {"excludes": list(self.source_excludes)}
         if self.rerank is not None and self.vector is not None:
-            body["rescore"] = rescore_clause(self.vector.tolist(), self.rerank, dialect)
+            body["rescore"] = _builder.rescore_clause(self.vector.tolist(), self.rerank, dialect)
         return body
 
     @classmethod
