@@ -11,7 +11,7 @@ from ._document import Document
 from ._errors import QueryError
 from ._links import doi_url, pubmed_url
 from .embedding import EmbedderLike, EncoderSetting, load_embedder
-from .engines import Engine, EngineHit, EngineResponse, as_engine
+from .engines import Engine, EngineHit, EngineResponse, TotalRelation, as_engine
 from .query import (
     DEFAULT_BM25_WEIGHT,
     DEFAULT_FIELDS,
@@ -58,7 +58,11 @@ class Hit:
 
 @dataclass(frozen=True, slots=True)
 class SearchResult:
-    """Hits plus the exact request body that produced them."""
+    """Hits plus the exact request body that produced them.
+
+    ``total`` counts matches exactly up to 10,000, as Elasticsearch does by default; ``total_relation`` says
+    whether it is exact (``"eq"``) or a lower bound (``"gte"``: at least that many matched).
+    """
 
     question: str
     hits: list[Hit]
@@ -66,6 +70,11 @@ class SearchResult:
     body: dict[str, Any]
     took_ms: int
     mode: Mode = "bm25"
+    total_relation: TotalRelation = "eq"
+
+    def total_label(self) -> str:
+        """``total`` for people: ``"1,234"``, or ``"10,000+"`` when it is a lower bound."""
+        return f"{self.total:,}" + ("+" if self.total_relation == "gte" else "")
 
     def to_json(self) -> dict[str, Any]:
         """The question, mode, counts and hits; a hit with a PMID or DOI has ``pubmed_url`` / ``doi_url`` too."""
@@ -73,6 +82,7 @@ class SearchResult:
             "question": self.question,
             "mode": self.mode,
             "total": self.total,
+            "total_relation": self.total_relation,
             "took_ms": self.took_ms,
             "hits": [_hit_json(hit) for hit in self.hits],
         }
@@ -92,7 +102,7 @@ def result_of(response: EngineResponse, question: str, body: dict[str, Any], mod
         Hit(rank, hit.id, hit.score, Document.from_source(hit.source), hit.bm25, hit.cosine)
         for rank, hit in enumerate(response.hits, start=1)
     ]
-    return SearchResult(question, hits, response.total, body, response.took_ms, mode)
+    return SearchResult(question, hits, response.total, body, response.took_ms, mode, response.relation)
 
 
 class SearchKeywords(TypedDict, total=False):
@@ -303,25 +313,39 @@ def _run_plans(
 
 def run_plan(engine: Engine, index: str, plan: SearchPlan, question: str, dialect: Dialect) -> SearchResult:
     """Execute ``plan``'s legs on ``engine`` and, for fused modes, fuse their hits."""
+    fusion = plan.fusion
+    if fusion is None:
+        return result_of(engine.execute(index, plan.legs[0]), question, plan.describe(dialect), plan.mode)
+    plan = _ids_only(plan)
     body = plan.describe(dialect)
-    if plan.fusion is None:
-        return result_of(engine.execute(index, plan.legs[0]), question, body, plan.mode)
     started = time.perf_counter()
     candidates: list[Scored] = []
-    sources: dict[str, dict[str, Any]] = {}
-    total = 0
+    found: dict[str, EngineHit] = {}
+    counted = EngineResponse([], 0, 0)
     for leg in plan.legs:
         if _bm25_only(leg) and candidates and all(item.bm25 is not None for item in candidates):
             continue  # the re-rank leg before it told every BM25 score already (engines that report score parts)
         response = engine.execute(index, leg)
-        total = max(total, response.total)
+        counted = max(counted, response, key=_counted)
         for hit in response.hits:
             candidates.append(scored_hit(leg, hit.score, hit.bm25, hit.cosine, hit.id))
-            sources.setdefault(hit.id, hit.source)
-    fused = plan.fusion.fuse(candidates)[: plan.size]
-    hits = [EngineHit(item.id, score, sources[item.id], item.bm25, item.cosine) for item, score in fused]
+            found.setdefault(hit.id, hit)
+    fused = fusion.fuse(candidates)[: plan.size]
+    kept = [replace(found[item.id], score=score, bm25=item.bm25, cosine=item.cosine) for item, score in fused]
+    hits = engine.fetch_sources(index, kept) if kept else []  # only the sources returned are read
     took = int((time.perf_counter() - started) * 1000)
-    return result_of(EngineResponse(hits, total, took), question, body, plan.mode)
+    return result_of(EngineResponse(hits, counted.total, took, counted.relation), question, body, plan.mode)
+
+
+def _ids_only(plan: SearchPlan) -> SearchPlan:
+    """``plan`` with legs that ask for hits without sources: a fused search keeps ``size`` of up to ``k`` hits
+    per leg, so it fetches the sources of those it keeps (:meth:`Engine.fetch_sources`) and decodes no other."""
+    return replace(plan, legs=tuple(replace(leg, source=False) for leg in plan.legs))
+
+
+def _counted(response: EngineResponse) -> tuple[int, bool]:
+    """How many matches a response tells: its total, and a lower bound ranks above an exact count of as many."""
+    return response.total, response.relation == "gte"
 
 
 def _bm25_only(leg: SearchRequest) -> bool:

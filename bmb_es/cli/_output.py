@@ -45,7 +45,7 @@ MODE_LABELS = {
 def render_results(console: Console, result: SearchResult) -> None:
     """A table: rank, score, BM25, cosine, year, title and id, each with an abstract excerpt below."""
     how = MODE_LABELS.get(result.mode, result.mode)
-    title = f"{len(result.hits)} of {result.total} matching papers ({how}, {result.took_ms} ms)"
+    title = f"{len(result.hits)} of {result.total_label()} matching papers ({how}, {result.took_ms} ms)"
     table = Table(title=title, show_lines=True, expand=True)
     table.add_column("#", justify="right", no_wrap=True)
     table.add_column("score", justify="right", no_wrap=True)

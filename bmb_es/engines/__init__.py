@@ -7,7 +7,7 @@ when first used, so ``import bmb_es`` stays light.
 from typing import TYPE_CHECKING, Any
 
 from .._errors import ClusterError
-from ._base import Engine, EngineHit, EngineResponse, IndexedDocument, IndexMeta, check_index_name
+from ._base import Engine, EngineHit, EngineResponse, IndexedDocument, IndexMeta, TotalRelation, check_index_name
 from ._cluster_config import ClusterConfig, InsecureClusterWarning
 from ._select import as_engine, connect, open_engine
 from .embedded import EmbeddedEngine
@@ -47,6 +47,7 @@ __all__ = [
     "IndexedDocument",
     "InsecureClusterWarning",
     "OpenSearchEngine",
+    "TotalRelation",
     "as_engine",
     "check_index_name",
     "connect",

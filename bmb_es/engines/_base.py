@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
-from typing import Any, Protocol, runtime_checkable
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -17,6 +17,8 @@ from ..query import SearchRequest
 # Elasticsearch's index-name rules, applied everywhere so a name that works embedded works on a cluster.
 _INDEX_NAME = re.compile(r"^[a-z0-9][a-z0-9_.+-]{0,254}$")
 META_VERSION = 1
+# How ``total`` counts, as Elasticsearch's ``hits.total.relation``: exactly, or at least that many.
+TotalRelation = Literal["eq", "gte"]
 
 
 def check_index_name(name: str) -> str:
@@ -95,26 +97,37 @@ class IndexedDocument:
 @dataclass(frozen=True, slots=True)
 class EngineHit:
     """One hit as an engine ranked it. ``bm25`` and ``cosine``: the parts of ``score``, where the engine knows
-    them (the embedded engine does; a cluster reports only ``score``)."""
+    them (the embedded engine does; a cluster reports only ``score``).
+
+    ``source`` is empty for a request that asked for none (``SearchRequest.source`` false); ``location`` is then
+    where the engine can read it back (:meth:`Engine.fetch_sources`; the embedded engine's record offset and
+    length, ``None`` on clusters, which fetch by id). It takes no part in comparisons.
+    """
 
     id: str
     score: float
     source: dict[str, Any]
     bm25: float | None = None
     cosine: float | None = None
+    location: tuple[int, int] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
 class EngineResponse:
-    """What :meth:`Engine.execute` returns: hits best first, how many matched, the engine's time."""
+    """What :meth:`Engine.execute` returns: hits best first, how many matched, the engine's time.
+
+    ``total`` counts exactly up to 10,000 matches, as Elasticsearch's default ``track_total_hits``; beyond that
+    it may be a lower bound, which ``relation`` tells: ``"eq"`` (exact) or ``"gte"`` (at least ``total``).
+    """
 
     hits: list[EngineHit]
     total: int
     took_ms: int
+    relation: TotalRelation = "eq"
 
     @classmethod
     def from_search_response(cls, response: Mapping[str, Any]) -> EngineResponse:
-        """An Elasticsearch-shaped ``_search`` response, typed."""
+        """An Elasticsearch-shaped ``_search`` response, typed (``hits.total`` as an object or a bare number)."""
         block = response.get("hits", {})
         total = block.get("total", 0)
         hits = []
@@ -123,7 +136,8 @@ class EngineResponse:
             source.setdefault("id", str(raw["_id"]))
             hits.append(EngineHit(str(raw["_id"]), float(raw["_score"]), source))
         count = total["value"] if isinstance(total, Mapping) else total
-        return cls(hits, int(count), int(response.get("took", 0)))
+        relation: TotalRelation = "gte" if isinstance(total, Mapping) and total.get("relation") == "gte" else "eq"
+        return cls(hits, int(count), int(response.get("took", 0)), relation)
 
     def to_search_response(self, index: str) -> dict[str, Any]:
         """The Elasticsearch-shaped ``_search`` response (what a cluster would answer)."""
@@ -132,13 +146,20 @@ class EngineResponse:
             "timed_out": False,
             "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0},
             "hits": {
-                "total": {"value": self.total, "relation": "eq"},
+                "total": {"value": self.total, "relation": self.relation},
                 "max_score": max((hit.score for hit in self.hits), default=None),
-                "hits": [
-                    {"_index": index, "_id": hit.id, "_score": hit.score, "_source": hit.source} for hit in self.hits
-                ],
+                "hits": [_hit_json(index, hit) for hit in self.hits],
             },
         }
+
+
+def _hit_json(index: str, hit: EngineHit) -> dict[str, Any]:
+    """One hit of a ``_search`` response; without ``_source`` when the request asked for none (the hit says where
+    its source lies instead)."""
+    out: dict[str, Any] = {"_index": index, "_id": hit.id, "_score": hit.score}
+    if hit.location is None:
+        out["_source"] = hit.source
+    return out
 
 
 @runtime_checkable
@@ -191,6 +212,14 @@ class Engine(Protocol):
 
     def execute(self, name: str, request: SearchRequest) -> EngineResponse:
         """Run a typed search request (what :func:`bmb_es.search` does)."""
+        ...
+
+    def fetch_sources(self, name: str, hits: Sequence[EngineHit]) -> list[EngineHit]:
+        """``hits`` (from :meth:`execute` of a request without sources) with their ``_source``, vector excluded.
+
+        What a fused search returns is fetched so, once the legs' hits are fused: only those hits' sources are
+        read (a cluster's one ``mget``). A hit whose document is gone by then keeps a source of its id alone.
+        """
         ...
 
     def search(self, name: str, body: Mapping[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -19,7 +20,7 @@ from .._document import Document
 from .._errors import BmbError, ClusterError, IndexNotFoundError, ModelMismatchError, StorageError
 from ..embedding import MIN_COSINE, Embedder, NamedModel, embed_text, row_cosines
 from ..query import VECTOR_FIELD, SearchRequest
-from ._base import EngineResponse, IndexedDocument, IndexMeta, check_index_name
+from ._base import EngineHit, EngineResponse, IndexedDocument, IndexMeta, check_index_name
 from ._cluster_config import ClusterConfig, redact_all, redact_url
 from ._resources import (
     EMBED_TEXT_FIELD,
@@ -204,6 +205,10 @@ class ClusterEngine:
         raise NotImplementedError
 
     def _mget_hashes(self, name: str, ids: list[str]) -> Any:
+        raise NotImplementedError
+
+    def _mget_sources(self, name: str, ids: list[str]) -> Any:
+        """``mget`` of ``ids`` with their sources, the vector left out."""
         raise NotImplementedError
 
     def _info(self) -> Mapping[str, Any]:
@@ -522,3 +527,17 @@ class ClusterEngine:
     def execute(self, name: str, request: SearchRequest) -> EngineResponse:
         """Run ``request`` as this cluster's dialect of its body, server-side."""
         return EngineResponse.from_search_response(self.search(name, request.to_body(self.kind)))
+
+    def fetch_sources(self, name: str, hits: Sequence[EngineHit]) -> list[EngineHit]:
+        """``hits`` with their sources (vector left out), by one ``mget`` per :data:`MGET_CHUNK` ids."""
+        unique = list(dict.fromkeys(hit.id for hit in hits))
+        sources: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(unique), MGET_CHUNK):
+            with self._errors(f"reading sources from {name!r}", name):
+                response = _body(self._mget_sources(check_index_name(name), unique[start : start + MGET_CHUNK]))
+            for doc in response.get("docs", []):
+                if doc.get("found"):
+                    source = dict(doc.get("_source") or {})
+                    source.setdefault("id", str(doc["_id"]))
+                    sources[str(doc["_id"])] = source
+        return [replace(hit, source=sources.get(hit.id) or {"id": hit.id}) for hit in hits]

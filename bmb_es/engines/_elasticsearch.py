@@ -17,6 +17,7 @@ from elasticsearch._version import __versionstr__ as CLIENT_VERSION
 from elasticsearch.helpers import streaming_bulk
 
 from .._errors import ClusterError, InputError
+from ..query import VECTOR_FIELD
 from ._cluster import ClusterEngine, OtherDistribution, parse_version
 from ._cluster_config import ClusterConfig
 from ._resources import Distribution
@@ -137,6 +138,9 @@ class ElasticsearchEngine(ClusterEngine):
 
     def _mget_hashes(self, name: str, ids: list[str]) -> Any:
         return self.client.mget(index=name, ids=ids, source_includes=["content_hash"])
+
+    def _mget_sources(self, name: str, ids: list[str]) -> Any:
+        return self.client.mget(index=name, ids=ids, source_excludes=[VECTOR_FIELD])
 
     def _get_body(self, ids: list[str]) -> dict[str, Any]:
         body = super()._get_body(ids)

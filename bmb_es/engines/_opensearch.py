@@ -15,6 +15,7 @@ from opensearchpy.exceptions import TransportError as OpenSearchTransportError
 from opensearchpy.helpers import streaming_bulk
 
 from .._errors import ClusterError, InputError
+from ..query import VECTOR_FIELD
 from ._cluster import ClusterEngine, OtherDistribution, parse_version
 from ._cluster_config import ClusterConfig
 from ._resources import FAISS_COSINE_VERSION, HYBRID_SEARCH_PIPELINE, Distribution, hybrid_search_pipeline_body
@@ -91,6 +92,9 @@ class OpenSearchEngine(ClusterEngine):
 
     def _mget_hashes(self, name: str, ids: list[str]) -> Any:
         return self.client.mget(index=name, body={"ids": ids}, _source_includes="content_hash")
+
+    def _mget_sources(self, name: str, ids: list[str]) -> Any:
+        return self.client.mget(index=name, body={"ids": ids}, _source_excludes=VECTOR_FIELD)
 
     def create_index(self, name: str, meta: Any, *, rerank_only: bool = False) -> None:
         if self.knn_engine == "faiss" and not rerank_only and self.version[:2] < FAISS_COSINE_VERSION:

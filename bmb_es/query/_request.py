@@ -83,6 +83,9 @@ class SearchRequest:
         scores and is written as ``"type": "most_fields"``.
     source_excludes
         ``_source`` fields left out of the hits (by default the vector).
+    source
+        Whether hits carry their ``_source`` at all (``"_source": false`` when not: ids and scores only, as the
+        legs of a fused search ask, which fetch the sources of the hits they return afterwards).
     knn
         A dense search instead of BM25: the ``knn`` documents nearest to ``vector`` (exact on the embedded engine,
         HNSW on a cluster), each scored ``(1 + cosine) / 2`` as Elasticsearch and OpenSearch score cosine kNN.
@@ -101,6 +104,7 @@ class SearchRequest:
     source_excludes: tuple[str, ...] = field(default=(VECTOR_FIELD,))
     knn: int | None = None
     filters: Filters = NO_FILTERS
+    source: bool = True
 
     def __post_init__(self) -> None:
         if self.rerank is not None and self.vector is None:
@@ -135,6 +139,7 @@ class SearchRequest:
             self.source_excludes,
             self.knn,
             self.filters,
+            self.source,
         ) == (
             other.question,
             other.fields,
@@ -144,6 +149,7 @@ class SearchRequest:
             other.source_excludes,
             other.knn,
             other.filters,
+            other.source,
         )
 
     __hash__ = None  # type: ignore[assignment]  # holds an array: compared by value, not hashable
@@ -181,8 +187,7 @@ class SearchRequest:
                 body["knn"] = knn_clause(self.vector.tolist(), k=self.knn, dialect=dialect)
                 if self.filters:  # a pre-filter: the k nearest among the documents it keeps
                     body["knn"]["filter"] = self.filters.clauses()
-            if self.source_excludes:
-                body["_source"] = {"excludes": list(self.source_excludes)}
+            self._source_option(body)
             return body
         query: dict[str, Any] = {"match_all": {}}
         if self.fields:
@@ -194,11 +199,17 @@ class SearchRequest:
         if self.filters:  # filter context: documents are kept or dropped, scores stay BM25's
             query = {"bool": {"must": [query], "filter": self.filters.clauses()}}
         body = {"size": self.size, "query": query}
-        if self.source_excludes:
-            body["_source"] = {"excludes": list(self.source_excludes)}
+        self._source_option(body)
         if self.rerank is not None and self.vector is not None:
             body["rescore"] = _builder.rescore_clause(self.vector.tolist(), self.rerank, dialect)
         return body
+
+    def _source_option(self, body: dict[str, Any]) -> None:
+        """``_source``: ``false`` for hits without sources, else the fields left out."""
+        if not self.source:
+            body["_source"] = False
+        elif self.source_excludes:
+            body["_source"] = {"excludes": list(self.source_excludes)}
 
     @classmethod
     def from_body(cls, body: Mapping[str, Any]) -> SearchRequest:
@@ -218,13 +229,13 @@ class SearchRequest:
             knn_query = _as_mapping(query_clause["knn"], "query.knn")
             _only_keys(knn_query, {VECTOR_FIELD}, "query.knn")
             knn = _parse_knn(_as_mapping(knn_query.get(VECTOR_FIELD), f"query.knn.{VECTOR_FIELD}"), "query.knn")
-        excludes = _parse_excludes(body)
+        excludes, source = _parse_source(body)
         if knn is not None:
-            return cls("", (), size, None, knn[1], 0.0, excludes, knn=knn[0], filters=knn[2])
+            return cls("", (), size, None, knn[1], 0.0, excludes, knn=knn[0], filters=knn[2], source=source)
         query_clause, filters = _parse_bool(query_clause)
         question, fields, tie = _parse_query(query_clause)
         rerank, vector = _parse_rescore(body["rescore"]) if "rescore" in body else (None, None)
-        return cls(question, fields, size, rerank, vector, tie, excludes, filters=filters)
+        return cls(question, fields, size, rerank, vector, tie, excludes, filters=filters, source=source)
 
 
 def check_text(question: str) -> None:
@@ -291,9 +302,18 @@ def build_query(
 # -- parsing a body ------------------------------------------------------------------------------------
 
 
-def _parse_excludes(body: Mapping[str, Any]) -> tuple[str, ...]:
+def _parse_source(body: Mapping[str, Any]) -> tuple[tuple[str, ...], bool]:
+    """``_source``: the fields left out, and whether hits carry sources at all (``"_source": false``)."""
     if "_source" not in body:
-        return ()
+        return (), True
+    if body["_source"] is False:
+        return (VECTOR_FIELD,), False
+    if body["_source"] is True:
+        return (), True
+    return _parse_excludes(body), True
+
+
+def _parse_excludes(body: Mapping[str, Any]) -> tuple[str, ...]:
     source = _as_mapping(body["_source"], "_source")
     _only_keys(source, {"excludes"}, "_source")
     raw = source.get("excludes", [])

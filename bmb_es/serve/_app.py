@@ -300,6 +300,7 @@ def _search_json(found: SearchPage, explain: bool) -> dict[str, Any]:
         "question": found.result.question,
         "mode": found.result.mode,
         "total": found.result.total,
+        "total_relation": found.result.total_relation,
         "took_ms": found.result.took_ms,
         "page": params.page,
         "size": params.size,

@@ -63,7 +63,10 @@ class SearchOut(BaseModel):
 
     question: str
     mode: Mode
-    total: int = Field(description="Documents that matched (the engine's count).")
+    total: int = Field(description="Documents that matched (the engine's count), exact up to 10,000.")
+    total_relation: Literal["eq", "gte"] = Field(
+        "eq", description='"eq": total is exact; "gte": at least total matched (counting stopped at 10,000).'
+    )
     took_ms: int
     page: int
     size: int

@@ -42,3 +42,24 @@ def test_query_json_of_a_document_holding_nan_is_strict_json(tmp_path: Path) -> 
     for command in (["indices", "--json"], ["check", "--json"]):
         listed = CliRunner().invoke(app, [*command, "--data-dir", str(home)])
         assert listed.exit_code == 0 and _strict(listed.stdout)[0]["index"] == "t"
+
+
+def test_a_total_past_the_count_is_printed_as_a_lower_bound(tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.setattr("bmb_es.engines.embedded._execute.COUNTED_MATCHES", 2)  # as 10,000 of many more
+    home = tmp_path / "home"
+    engine = EmbeddedEngine(home)
+    engine.create_index("t", IndexMeta(model="hand-made-vectors", dimension=3))
+    documents = [Document(id=f"d{n}", title=f"lung injury {n}") for n in range(3)]
+    vector = np.asarray([1.0, 0, 0], np.float32)
+    engine.upsert("t", [IndexedDocument(document, document.content_hash(), vector) for document in documents])
+    engine.commit("t")
+    engine.close()
+    base = ["query", "--no-rerank", "-i", "t", "--data-dir", str(home)]
+    printed = CliRunner().invoke(app, [*base, "--json", "lung"])
+    assert printed.exit_code == 0, printed.output
+    data = _strict(printed.stdout)
+    assert (data["total"], data["total_relation"]) == (2, "gte")
+    exact = _strict(CliRunner().invoke(app, [*base, "--json", "1"]).stdout)
+    assert (exact["total"], exact["total_relation"]) == (1, "eq")
+    table = CliRunner().invoke(app, [*base, "lung"], env={"COLUMNS": "200"})
+    assert "of 2+ matching papers" in table.output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -110,3 +111,22 @@ def test_match_all_and_tie_breaker_round_trip() -> None:
 def test_build_body_is_the_requests_body() -> None:
     spec = QuerySpec(size=4, rerank=Rerank(8))
     assert build_body("lung", [1.0, 0.0], spec) == SearchRequest.build("lung", [1.0, 0.0], spec).to_body()
+
+
+@pytest.mark.parametrize("dialect", ["elasticsearch", "opensearch"])
+def test_a_request_without_sources_says_source_false_and_round_trips(dialect: str) -> None:
+    spec = QuerySpec(size=5, rerank=Rerank(20))
+    for request in (
+        SearchRequest.build("lung injury", [0.1, 0.2, 0.3], spec),
+        SearchRequest.nearest([0.1, 0.2, 0.3], 20, 5),
+    ):
+        bare = replace(request, source=False)
+        body = bare.to_body(dialect)  # type: ignore[arg-type]
+        assert body["_source"] is False
+        assert {key: value for key, value in body.items() if key != "_source"} == {
+            key: value
+            for key, value in request.to_body(dialect).items()  # type: ignore[arg-type]
+            if key != "_source"
+        }
+        assert SearchRequest.from_body(body) == bare != request
+    assert SearchRequest.from_body({"query": {"match_all": {}}, "_source": True}).source_excludes == ()

@@ -230,3 +230,16 @@ def test_only_named_hosts_are_answered_when_asked(engine: EmbeddedEngine) -> Non
     with TestClient(create_app(engine, INDEX, HashEmbedder(), allowed_hosts=["127.0.0.1"])) as client:
         assert client.get("/api/health", headers={"host": "evil.example"}).status_code == 400
         assert client.get("/api/health", headers={"host": "127.0.0.1:8000"}).status_code == 200
+
+
+def test_a_total_past_the_count_says_it_is_a_lower_bound(
+    client: TestClient, engine: EmbeddedEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bmb_es.engines.embedded._execute.COUNTED_MATCHES", 4)  # as 10,000 of many more
+    data = client.get("/api/search", params={"q": "lung", "mode": "bm25"}).json()
+    assert (data["total"], data["total_relation"]) == (4, "gte")
+    exact = client.get("/api/search", params={"q": "asthma", "mode": "bm25"}).json()
+    assert (exact["total"], exact["total_relation"]) == (1, "eq")
+    page = client.get("/", params={"q": "lung", "mode": "bm25"}).text
+    assert "4+ matching" in page
+    assert "1 matching" in client.get("/", params={"q": "asthma", "mode": "bm25"}).text

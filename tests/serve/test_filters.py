@@ -137,6 +137,7 @@ def test_a_filtered_bm25_search_is_the_unfiltered_ranking_filtered(
         assert [(hit.id, hit.score) for hit in result.hits] == kept[:size]
         if not depth or size >= len(kept):
             assert result.total == len(kept)  # counted exactly when every match was checked
+            assert result.total_relation == "eq"
         else:
             assert len(kept[:size]) <= result.total <= len(kept)
 

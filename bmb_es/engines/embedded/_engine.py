@@ -18,7 +18,7 @@ from ..._analysis import tantivy_analyzer
 from ..._config import data_dir
 from ..._errors import IndexDamagedError, StorageError
 from ...query import SearchRequest
-from .._base import EngineResponse, IndexedDocument, IndexMeta, check_index_name
+from .._base import EngineHit, EngineResponse, IndexedDocument, IndexMeta, check_index_name
 from . import _execute, _optimize, _read, _write
 from ._check import IndexCheck, check_folder
 from ._damage import reading
@@ -181,3 +181,9 @@ class EmbeddedEngine:
         opened = self._opened(name)
         with reading(opened.folder):
             return _execute.execute(opened, self._analyzer, request)
+
+    def fetch_sources(self, name: str, hits: Sequence[EngineHit]) -> list[EngineHit]:
+        """The sources of hits from a request without them: read where each lies, by id for hits that do not say."""
+        opened = self._opened(name)
+        with reading(opened.folder):
+            return _read.fetch_sources(opened, hits)

@@ -6,6 +6,7 @@ an index by dropping one object, and nothing read before survives them.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,10 +52,43 @@ def require(folder: Path) -> Path:
 
 @dataclass(slots=True)
 class TantivyView:
-    """tantivy's index and the commit its reader was last loaded at (set together: see :meth:`OpenIndex.searcher`)."""
+    """tantivy's index and the commit its reader was last loaded at (set together: see :meth:`OpenIndex.searcher`).
+
+    ``deleted``: how many deleted documents that commit's segments still hold, read from it on first use.
+    """
 
     index: Any
     seen: Commit
+    deleted: int | None = None
+
+    def settle(self, folder: Path) -> None:
+        """Make ``seen`` the commit tantivy's reader holds: reload until the commit on disk is the same after a
+        load as it was before it (a commit landing meanwhile is loaded too; opstamps only grow, so the same
+        bytes are the same commit)."""
+        while True:
+            now = read_commit(folder)
+            if now.content == self.seen.content:
+                return
+            self.index.reload()
+            self.seen = now
+            self.deleted = None
+
+    def deleted_documents(self) -> int | None:
+        """Deleted documents still in the segments the reader holds; ``None`` when tantivy's ``meta.json`` does
+        not tell (then a caller must not rely on document frequencies being counts of live documents)."""
+        if self.deleted is None:
+            self.deleted = deleted_in(self.seen.content)
+        return self.deleted if self.deleted >= 0 else None
+
+
+def deleted_in(content: bytes) -> int:
+    """The deleted documents that tantivy's ``meta.json`` lists (``segments[].deletes.num_deleted_docs``); -1 when
+    it cannot be read so."""
+    try:
+        segments = json.loads(content)["segments"]
+        return sum(int((segment.get("deletes") or {}).get("num_deleted_docs", 0)) for segment in segments)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return -1
 
 
 @dataclass(slots=True)
@@ -117,6 +151,7 @@ class OpenIndex:
             # Reloads are ours (see searcher), so tantivy's view and the record files' never drift apart.
             index.config_reader("Manual")
             self.view = TantivyView(index, seen)
+            self.view.settle(folder)
         return self.view
 
     def searcher(self) -> Any:
@@ -131,15 +166,20 @@ class OpenIndex:
         if newer is not None:
             view.index.reload()
             self.records = self.meta = self.text_fields = self.live = None
-            view.seen = newer
+            view.seen, view.deleted = newer, None
+            view.settle(self.folder)
         return view.index.searcher()
 
     def reload_own_commit(self) -> None:
         """Move tantivy's reader to the commit this engine just made (its own rows are mapped when first read)."""
         view = self.tantivy_view()
         view.index.reload()
-        view.seen = read_commit(self.folder)
+        view.seen, view.deleted = read_commit(self.folder), None
         self.live = None
+
+    def deleted_documents(self) -> int | None:
+        """Deleted documents that the segments searched still hold (:meth:`TantivyView.deleted_documents`)."""
+        return self.tantivy_view().deleted_documents()
 
     def searchable_fields(self) -> frozenset[str]:
         """The text fields that documents have (queries leave the others out)."""

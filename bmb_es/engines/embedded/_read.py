@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import numpy as np
 
 from ..._document import Document
 from ..._errors import IndexDamagedError
-from .._base import IndexedDocument
+from .._base import EngineHit, IndexedDocument
 from ._addresses import live_batches
 from ._damage import reading
 from ._open_index import OpenIndex
@@ -60,6 +61,23 @@ def get(opened: OpenIndex, ids: Sequence[str]) -> dict[str, IndexedDocument]:
     docs = [searcher.doc(address) for address in addresses]
     items = _indexed(opened.folder, docs, sources, vectors)
     return {item.document.id: item for item in items}
+
+
+def fetch_sources(opened: OpenIndex, hits: Sequence[EngineHit]) -> list[EngineHit]:
+    """``hits`` with their sources: read at each hit's ``location`` (the record offset and length its search
+    returned), else found by id; a source that is not the hit's (its record files were rewritten meanwhile) is
+    found by id too. A document gone by then keeps a source of its id alone."""
+    records = opened.record_reader()
+    located = [(hit.id, hit.location) for hit in hits if hit.location is not None]
+    read = records.decoded_sources([where[0] for _, where in located], [where[1] for _, where in located])
+    sources: dict[str, dict[str, Any]] = {
+        doc_id: source for (doc_id, _), source in zip(located, read, strict=True) if source.get("id") == doc_id
+    }
+    missing = [hit.id for hit in hits if hit.id not in sources]
+    if missing:
+        searcher, addresses = _lookup(opened, missing)
+        sources.update((source["id"], source) for source in read_sources(searcher, records, addresses))
+    return [replace(hit, source=sources.get(hit.id) or {"id": hit.id}) for hit in hits]
 
 
 def iter_folder(folder: Path, batch: int = 1024) -> Iterator[list[IndexedDocument]]:

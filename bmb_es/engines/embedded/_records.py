@@ -52,12 +52,32 @@ _INT64_MIN, _UINT64_MAX = -(2**63), 2**64 - 1
 VALUE_LIMIT = 1e15
 BAD_VALUES = f"NaN, an infinity or a value beyond ±{VALUE_LIMIT:.0e}"
 _READ_BYTES = 1 << 22
+_ID_OPENING = b'{"id": "'  # how every source written by encode_source opens (Document.to_source puts id first)
+_ID_HEAD_BYTES = 256  # bytes read for the id; a longer id is read by decoding its whole source
 
 
 def encode_source(source: dict[str, Any]) -> bytes:
     """``source`` as one line of JSON (see the module docstring for the leading space)."""
     encoded = json.dumps(source, ensure_ascii=False).encode()
     return _EXACT_ONLY + encoded if _has_wide_int(source) else encoded
+
+
+def leading_id(head: bytes) -> str | None:
+    """The id that opens an encoded source (its first bytes), or ``None`` when they do not hold it plainly.
+
+    Plainly: the source opens ``{"id": "`` (after :data:`_EXACT_ONLY`, if marked) and the id's closing quote
+    follows with no backslash before it, so the bytes between are the id itself in UTF-8.
+    """
+    start = len(_ID_OPENING) + (1 if head[:1] == _EXACT_ONLY else 0)
+    if head[start - len(_ID_OPENING) : start] != _ID_OPENING:
+        return None
+    end = head.find(b'"', start)
+    if end < 0 or head.find(b"\\", start, end) >= 0:
+        return None  # cut off by the head, or escaped: decode the whole source instead
+    try:
+        return head[start:end].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def decode_source(raw: bytes) -> Any:
@@ -277,6 +297,25 @@ class RecordReader:
                     self._folder.name,
                 ) from None
         return decoded
+
+    def source_ids(self, offsets: Sequence[int], lengths: Sequence[int]) -> list[str]:
+        """The ``id`` of the ``_source`` at each offset, without decoding the rest of it.
+
+        :func:`encode_source` writes ``id`` first (``Document.to_source``), so the id is the JSON string that
+        opens the line; only that string is read. A source that does not open so (or whose id holds escapes) is
+        decoded whole, so the answer is the same for every source.
+        """
+        if not offsets:
+            return []
+        data = self._sources_through(max(offset + length for offset, length in zip(offsets, lengths, strict=True)))
+        ids = []
+        for offset, length in zip(offsets, lengths, strict=True):
+            head = data[offset : offset + min(length, _ID_HEAD_BYTES)]
+            doc_id = leading_id(head)
+            if doc_id is None:
+                doc_id = str(self.decoded_sources([offset], [length])[0]["id"])
+            ids.append(doc_id)
+        return ids
 
     def _sources_through(self, end: int) -> mmap.mmap | bytes:
         """The sources file's map, re-mapped if it is shorter than ``end`` bytes (the file has grown)."""

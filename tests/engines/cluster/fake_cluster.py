@@ -54,6 +54,7 @@ class FakeCluster:
     applied: Counter[str] = field(default_factory=Counter)  # id -> bulk items applied (stored) for it
     rng: random.Random = field(default_factory=lambda: random.Random(7))
     no_root: bool = False  # no GET / (Elastic's integ-test zip lacks the rest-root module): 405, as that node
+    track_total_hits: int = 10_000  # searches count matches exactly up to this many, then answer "gte"
     url: str = ""
 
     @property
@@ -173,14 +174,16 @@ class _Handler(BaseHTTPRequestHandler):
                 "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0},
             }
         if op == "_mget":
-            includes = (req.query.get("_source_includes") or [""])[0].split(",")
+            includes = req.query.get("_source_includes")
+            excludes = (req.query.get("_source_excludes") or [""])[0].split(",")
             docs = []
             for doc_id in req.body["ids"]:
                 source = index["docs"].get(doc_id)
                 if source is None:
                     docs.append({"_index": name, "_id": doc_id, "found": False})
                 else:
-                    kept = {k: v for k, v in source.items() if k in includes}
+                    wanted = includes[0].split(",") if includes else [k for k in source if k not in excludes]
+                    kept = {k: v for k, v in source.items() if k in wanted}
                     docs.append({"_index": name, "_id": doc_id, "_version": 1, "found": True, "_source": kept})
             return 200, {"docs": docs}
         if op == "_search":
@@ -262,19 +265,25 @@ class _Handler(BaseHTTPRequestHandler):
         # The fake does no scoring: an ids query gets those documents, anything else every visible one, by id.
         chosen = [d for d in query["ids"]["values"] if d in docs] if "ids" in query else sorted(docs)
         hits = []
+        option = body.get("_source")
         for rank, doc_id in enumerate(chosen[: body.get("size", 10)]):
-            source = dict(docs[doc_id])
-            if self.cluster.flavor == "es92" and (body.get("_source") or {}).get("exclude_vectors") is not False:
-                source.pop("embedding", None)
-            for excluded in (body.get("_source") or {}).get("excludes", []):
-                source.pop(excluded, None)
-            hits.append({"_index": name, "_id": doc_id, "_score": 10.0 - rank, "_source": source})
+            hit: dict[str, Any] = {"_index": name, "_id": doc_id, "_score": 10.0 - rank}
+            if option is not False:  # "_source": false answers ids and scores only
+                source = dict(docs[doc_id])
+                if self.cluster.flavor == "es92" and (option or {}).get("exclude_vectors") is not False:
+                    source.pop("embedding", None)
+                for excluded in (option or {}).get("excludes", []):
+                    source.pop(excluded, None)
+                hit["_source"] = source
+            hits.append(hit)
+        counted = self.cluster.track_total_hits
+        total = {"value": min(len(chosen), counted), "relation": "gte" if len(chosen) > counted else "eq"}
         return 200, {
             "took": 2,
             "timed_out": False,
             "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0},
             "hits": {
-                "total": {"value": len(chosen), "relation": "eq"},
+                "total": total,
                 "max_score": 10.0 if hits else None,
                 "hits": hits,
             },

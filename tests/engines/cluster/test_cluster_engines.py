@@ -472,3 +472,26 @@ def test_setup_pipeline_model_refuses_a_cluster_model_that_cuts_texts_at_another
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_fused_search_asks_for_ids_then_fetches_the_hits_it_keeps(cluster: FakeCluster) -> None:
+    engine = open_engine(environ=env_for(cluster))
+    engine.create_index("papers", META)
+    engine.upsert("papers", [item(name, title=f"lung damage {name}") for name in "abcde"])
+    engine.commit("papers")
+    cluster.requests.clear()
+    embedder = ConstantEmbedder(name=META.model)
+    result = bmb_es.search(engine, "papers", "lung damage", mode="rerank", size=2, top_k=5, embedder=embedder)
+    searches = [r for r in cluster.requests if r.path == "/papers/_search"]
+    assert searches and all(r.body["_source"] is False for r in searches)  # ids and scores only
+    (mget,) = [r for r in cluster.requests if r.path == "/papers/_mget"]
+    assert mget.body["ids"] == [hit.id for hit in result.hits] and len(result.hits) == 2
+    assert mget.query["_source_excludes"] == ["embedding"]
+    assert [hit.document.title for hit in result.hits] == [f"lung damage {hit.id}" for hit in result.hits]
+    assert result.body["searches"][0]["_source"] is False
+    assert (result.total, result.total_relation) == (5, "eq")
+    cluster.track_total_hits = 3  # a cluster stops counting at track_total_hits and says "gte"
+    capped = bmb_es.search(engine, "papers", "lung damage", mode="bm25", embedder=embedder)
+    assert (capped.total, capped.total_relation) == (3, "gte")
+    assert capped.to_json()["total_relation"] == "gte"
+    engine.close()
