@@ -11,12 +11,15 @@ Two question sets, each indexed once in an embedded engine through the product (
 For every question the BM25 leg (the product's ``best_fields`` over title, abstract, body) and exact cosines over
 the whole corpus give every candidate setting's ranking: BM25, dense, the paper's re-rank, ``rerank`` (BM25 top
 ``k`` scored ``w * minmax(bm25) + (1 - w) * cosine``), ``hybrid`` (the same over BM25 top ``k`` and dense top
-``k``) and RRF. For each held-out year the setting with the best mean MRR@10 over the other three years (the two
-sets weighted equally) is scored on the held-out year of each set, with its low-coverage subset (questions sharing
-<= 30 % of content words with every relevant text). The frozen choice is the setting picked on all four years.
+``k``), RRF, and ``feedback`` (``rerank`` first, then ``hybrid`` with the question's vector moved towards its top
+``m`` documents by weight ``b``; at the shipped ``w`` and ``k``). For each held-out year the setting with the best
+mean MRR@10 over the other three years (the two sets weighted equally) is scored on the held-out year of each set,
+with its low-coverage subset (questions sharing <= 30 % of content words with every relevant text). The frozen
+choice is the setting picked on all four years, in three families: every setting; no kNN leg (the default mode's
+family); feedback settings (the ``feedback`` mode's ``m`` and ``b``).
 
-The product's own ``bmb_es.search`` is run for the shipped ``rerank`` and ``hybrid`` modes on every question to
-check that the simulated settings are what the product does (rankings compared, not assumed).
+The product's own ``bmb_es.search`` is run for the shipped ``rerank``, ``hybrid`` and ``feedback`` modes on every
+question to check that the simulated settings are what the product does (rankings compared, not assumed).
 Results: ``<out>/fusion-loyo-<time>.json|md``.
 """
 
@@ -40,7 +43,17 @@ from bmb_es.bench.debias import content_coverage
 from bmb_es.bench.metrics import Ranking
 from bmb_es.bench.report import envelope, machine_line, md_table, write_results
 from bmb_es.embedding import load_embedder
-from bmb_es.query import DEFAULT_BM25_WEIGHT, DEFAULT_FIELDS, DEFAULT_TOP_K, FieldBoost, Mode, SearchRequest
+from bmb_es.query import (
+    DEFAULT_BM25_WEIGHT,
+    DEFAULT_FIELDS,
+    DEFAULT_TOP_K,
+    FEEDBACK_DOCUMENTS,
+    FEEDBACK_WEIGHT,
+    Feedback,
+    FieldBoost,
+    Mode,
+    SearchRequest,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run as a script: the sibling bench module's helpers are shared, not copied
@@ -57,10 +70,13 @@ from bench.bench_rerank_defaults import (  # noqa: E402
 DEPTH = 100
 TOP_KS = (20, 50, 100)
 WEIGHTS = tuple(round(0.1 * step, 1) for step in range(0, 11))
+FEEDBACK_DOCS = (3, 5, 10)
+FEEDBACK_WEIGHTS = (0.5, 1.0, 2.0)
 TYPES = ("factoid", "list", "yesno", "summary")
 SHIPPED: dict[Mode, str] = {
     "rerank": f"rerank w={DEFAULT_BM25_WEIGHT} @{DEFAULT_TOP_K}",
     "hybrid": f"hybrid w={DEFAULT_BM25_WEIGHT} @{DEFAULT_TOP_K}",
+    "feedback": f"feedback m={FEEDBACK_DOCUMENTS} b={FEEDBACK_WEIGHT}",
 }
 
 
@@ -98,6 +114,34 @@ def settings_of(
     return out
 
 
+def feedback_settings(
+    first: Sequence[str],
+    bm25: Sequence[str],
+    scores: np.ndarray,
+    ids: Sequence[str],
+    matrix: np.ndarray,
+    position: Mapping[str, int],
+    vector: np.ndarray,
+) -> dict[str, list[str]]:
+    """The ``feedback`` mode's ranking for every ``m`` and ``b``, at the shipped ``w`` and ``k``.
+
+    ``first`` is the shipped ``rerank`` ranking (the first pass); ``matrix`` holds unit-length document vectors.
+    """
+    k, w = DEFAULT_TOP_K, DEFAULT_BM25_WEIGHT
+    top = list(bm25[:k])
+    normed = dict(zip(top, minmax(scores[:k]), strict=True))
+    out: dict[str, list[str]] = {}
+    for m in FEEDBACK_DOCS:
+        for b in FEEDBACK_WEIGHTS:
+            moved = Feedback(m, b).vector(vector, [matrix[position[doc]] for doc in first[:m]])
+            cosine = matrix @ moved.astype(np.float32)
+            dense = [ids[i] for i in np.argsort(-cosine, kind="stable")[:k]]
+            pool = list(dict.fromkeys(top + dense))
+            fused = np.asarray([w * normed.get(doc, 0.0) + (1 - w) * cosine[position[doc]] for doc in pool])
+            out[f"feedback m={m} b={b}"] = [pool[i] for i in np.argsort(-fused, kind="stable")][:DEPTH]
+    return out
+
+
 def load_sets(root: Path) -> list[QuestionSet]:
     years = question_years(root)
     docs = load_bioasq_golden_docs(root)
@@ -128,6 +172,7 @@ def rank_set(
     position = {doc: i for i, doc in enumerate(ids)}
     stored = engine.get(index, ids)
     matrix = np.stack([np.asarray(stored[doc].vector, dtype=np.float32) for doc in ids])
+    unit = matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
     qids = sorted(qset.dataset.queries)
     texts = [qset.dataset.queries[qid] for qid in qids]
     vectors = embedder.embed(texts).astype(np.float32)
@@ -141,7 +186,10 @@ def rank_set(
         order = np.argsort(-all_cos, kind="stable")
         dense = [ids[i] for i in order[:DEPTH]]
         cosine = {doc: float(all_cos[position[doc]]) for doc in (*bm25, *dense)}
-        for name, ranking in settings_of(bm25, scores, cosine, dense).items():
+        rankings = settings_of(bm25, scores, cosine, dense)
+        first = rankings[SHIPPED["rerank"]]
+        rankings.update(feedback_settings(first, bm25, scores, ids, unit, position, vectors[row]))
+        for name, ranking in rankings.items():
             runs.setdefault(name, {})[qid] = ranking
     product: dict[str, Ranking] = {}
     started = time.perf_counter()
@@ -160,7 +208,15 @@ def main(argv: list[str] | None = None) -> int:
     payload = envelope(
         "fusion-loyo",
         "python bench/bench_fusion_loyo.py " + shlex.join(argv if argv is not None else sys.argv[1:]),
-        {"model": args.model, "depth": DEPTH, "top_k": TOP_KS, "weights": WEIGHTS, "types": TYPES},
+        {
+            "model": args.model,
+            "depth": DEPTH,
+            "top_k": TOP_KS,
+            "weights": WEIGHTS,
+            "feedback_documents": FEEDBACK_DOCS,
+            "feedback_weights": FEEDBACK_WEIGHTS,
+            "types": TYPES,
+        },
     )
     values: dict[str, dict[str, dict[str, float]]] = {}  # set -> setting -> qid -> MRR@10
     checks: dict[str, dict[str, float]] = {}
@@ -191,7 +247,9 @@ def main(argv: list[str] | None = None) -> int:
     families = {
         "every setting": every,
         # The cheap family: no kNN leg, so the default costs one BM25 search plus cosines on any engine size.
-        "no kNN leg": [name for name in every if not name.startswith(("hybrid", "RRF(BM25, dense)"))],
+        "no kNN leg": [name for name in every if not name.startswith(("hybrid", "RRF(BM25, dense)", "feedback"))],
+        # The feedback mode's own m and b (not a candidate default: it needs a kNN leg and a second pass).
+        "feedback": [name for name in every if name.startswith("feedback")],
     }
 
     def objective(setting: str, years: Sequence[str]) -> float:
@@ -225,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
             row += [mean(qset, s, qset.low) for s in scored_by]
             pooled[family].append(row)
         frozen_by[family] = max(candidates, key=lambda s: objective(s, year_names))
-    shown = ["BM25", "dense", "RRF(BM25, dense) @100", "paper @20", SHIPPED["rerank"], SHIPPED["hybrid"]]
+    shown = ["BM25", "dense", "RRF(BM25, dense) @100", "paper @20", *SHIPPED.values()]
     shown += [*frozen_by.values()] + [f"{kind} w={w} @100" for kind in ("rerank", "hybrid") for w in (0.2, 0.3, 0.5)]
     shown = list(dict.fromkeys(shown))
     overall = [
@@ -269,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"\nFrozen choice ({family}, picked on all four years): **{frozen_by[family]}**.\n",
             )
         ),
-        f"Shipped when this ran: `rerank` = {SHIPPED['rerank']}.\n",
+        "Shipped when this ran: " + "; ".join(f"`{mode}` = {name}" for mode, name in SHIPPED.items()) + ".\n",
         "## Settings over all years\n",
         md_table(
             ["setting", *(f"{q.name}{part}" for q in sets for part in ("", f" low ({len(q.low)})")), "objective"],

@@ -20,6 +20,7 @@ from .query import (
     NEEDS_VECTOR,
     PAPER_FIELDS,
     Dialect,
+    Feedback,
     Filters,
     Fusion,
     Mode,
@@ -313,6 +314,8 @@ def _run_plans(
 
 def run_plan(engine: Engine, index: str, plan: SearchPlan, question: str, dialect: Dialect) -> SearchResult:
     """Execute ``plan``'s legs on ``engine`` and, for fused modes, fuse their hits."""
+    if plan.feedback is not None:
+        return _with_feedback(engine, index, plan, plan.feedback, question, dialect)
     fusion = plan.fusion
     if fusion is None:
         return result_of(engine.execute(index, plan.legs[0]), question, plan.describe(dialect), plan.mode)
@@ -346,6 +349,29 @@ def _ids_only(plan: SearchPlan) -> SearchPlan:
 def _counted(response: EngineResponse) -> tuple[int, bool]:
     """How many matches a response tells: its total, and a lower bound ranks above an exact count of as many."""
     return response.total, response.relation == "gte"
+
+
+def _with_feedback(
+    engine: Engine, index: str, plan: SearchPlan, feedback: Feedback, question: str, dialect: Dialect
+) -> SearchResult:
+    """``feedback`` mode: the first pass, its top documents' stored vectors, then the second pass.
+
+    The body lists both passes' searches, the second with the vector the first pass made, and names the
+    documents that moved it (``bmb_es_fusion.feedback.used``).
+    """
+    started = time.perf_counter()
+    first = run_plan(engine, index, plan.first_pass(), question, dialect)
+    used = [hit.id for hit in first.hits]
+    stored = engine.get(index, used) if used else {}
+    vectors = [stored[doc].vector for doc in used if doc in stored and len(stored[doc].vector)]
+    second = plan.second_pass(vectors)
+    result = run_plan(engine, index, second, question, dialect)
+    fusion = dict(result.body["bmb_es_fusion"])
+    fusion["feedback"] = {**feedback.to_json(), "used": used, "first_pass_searches": len(plan.legs)}
+    body = {"bmb_es_fusion": fusion, "searches": [*first.body["searches"], *result.body["searches"]]}
+    took = int((time.perf_counter() - started) * 1000)
+    counted = max(first, result, key=lambda item: (item.total, item.total_relation == "gte"))
+    return replace(result, body=body, took_ms=took, total=counted.total, total_relation=counted.total_relation)
 
 
 def _bm25_only(leg: SearchRequest) -> bool:

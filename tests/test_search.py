@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from bmb_es import Document, EmbeddedEngine, EncoderSetting, QueryError, build_query, search
-from bmb_es.query import PAPER_FIELDS
+from bmb_es.query import PAPER_FIELDS, Feedback
 from tests.engines.embedded.conftest import META, put
 from tests.support import ConstantEmbedder
 
@@ -124,6 +124,43 @@ def test_hybrid_finds_what_bm25_cannot(tmp_path: Path) -> None:
     found = {hit.id: hit for hit in hybrid.hits}
     assert "e" in found and found["e"].bm25 is None and found["e"].cosine == pytest.approx(0.99875, abs=1e-4)
     assert len(hybrid.body["searches"]) == 3
+
+
+def test_feedback_moves_the_question_towards_its_top_papers_then_runs_hybrid(tmp_path: Path) -> None:
+    """First pass ``rerank``; its top documents' stored vectors move the question's; ``hybrid`` with that vector
+    finds a paper that shares no word with the question and sits near the top papers, not near the question."""
+    engine = EmbeddedEngine(tmp_path / "home")
+    near_top = (Document(id="e", title="pulmonary fibrosis", abstract="alveoli"), [0.3, 1.0, 0.0])
+    put(engine, [*DOCS, near_top])
+    first = search(engine, "t", "lung", embedder=hand_encoder(), size=5, top_k=5)
+    result = search(engine, "t", "lung", mode="feedback", embedder=hand_encoder(), size=5, top_k=5)
+    feedback = result.body["bmb_es_fusion"]["feedback"]
+    # m = 10 but k = 5, and 4 papers match "lung": the first pass's whole ranking moves the vector.
+    assert result.mode == "feedback" and feedback["used"] == [hit.id for hit in first.hits] and len(first.hits) == 4
+    stored = engine.get("t", feedback["used"])
+    moved = Feedback().vector([1.0, 0.0, 0.0], [stored[doc].vector for doc in feedback["used"]])
+    hybrid = search(
+        engine, "t", "lung", mode="hybrid", embedder=ConstantEmbedder(tuple(moved), name=META.model), size=5, top_k=5
+    )
+    assert [(hit.id, hit.score) for hit in result.hits] == [(hit.id, pytest.approx(hit.score)) for hit in hybrid.hits]
+    found = {hit.id: hit for hit in result.hits}
+    assert found["e"].bm25 is None and found["e"].cosine == pytest.approx(float(moved @ _unit([0.3, 1.0, 0.0])))
+    # Both passes' searches, the second with the moved vector: what --explain prints.
+    assert feedback["first_pass_searches"] == 2 and len(result.body["searches"]) == 5
+    knn = result.body["searches"][4]["knn"]
+    assert knn["query_vector"] == pytest.approx(moved.tolist())
+
+
+def test_feedback_without_a_bm25_match_is_hybrid_with_the_question_itself(engine: EmbeddedEngine) -> None:
+    result = search(engine, "t", "zebrafish", mode="feedback", embedder=hand_encoder(), size=3, top_k=4)
+    dense = search(engine, "t", "zebrafish", mode="dense", embedder=hand_encoder(), size=3, top_k=4)
+    assert result.body["bmb_es_fusion"]["feedback"]["used"] == []
+    assert [hit.id for hit in result.hits] == [hit.id for hit in dense.hits]
+
+
+def _unit(vector: list[float]) -> np.ndarray:
+    array = np.asarray(vector, dtype=np.float64)
+    return array / np.linalg.norm(array)
 
 
 def test_paper_mode_uses_the_papers_fields(engine: EmbeddedEngine) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..query import DEFAULT_BM25_WEIGHT, DEFAULT_TOP_K
+from ..query import DEFAULT_BM25_WEIGHT, DEFAULT_TOP_K, FEEDBACK_DOCUMENTS, FEEDBACK_WEIGHT
 from .report import fmt, machine_line, md_table
 
 POLICIES = {
@@ -51,7 +51,9 @@ def render_ir(payload: Mapping[str, Any]) -> str:
         f"{settings['weighted_rerank']['tuning']}. *as shipped* = `bmb_es.search(mode=...)` with every default, "
         f"nothing tuned on these labels (rerank: {DEFAULT_BM25_WEIGHT:g}·minmax(BM25) + "
         f"{1 - DEFAULT_BM25_WEIGHT:g}·cosine over the BM25 top {DEFAULT_TOP_K}; hybrid: the same over BM25 top "
-        f"{DEFAULT_TOP_K} and dense top {DEFAULT_TOP_K}). MRR@5/@10 and nDCG@10 are standard (ranx); "
+        f"{DEFAULT_TOP_K} and dense top {DEFAULT_TOP_K}; feedback: rerank, then hybrid with the question's vector "
+        f"moved towards its top {FEEDBACK_DOCUMENTS} documents by weight {FEEDBACK_WEIGHT:g}). MRR@5/@10 and "
+        "nDCG@10 are standard (ranx); "
         "**paper MRR@10** is the paper's variant (sum of 1/rank over *every* relevant document in the top 10; "
         f"can exceed 1). p = {settings['stat_test']} paired test of MRR@10 against BM25 (ranx). Debiased sets "
         "drop question/context pairs whose word overlap exceeds the threshold. "

@@ -14,7 +14,7 @@ import typer
 from .._config import DEFAULT_INDEX
 from .._errors import BmbError, IndexDamagedError, InputError, StorageError
 from ..embedding import BACKENDS, PRECISIONS, REMOVED_BACKENDS, EncoderSetting
-from ..query import DEFAULT_BM25_WEIGHT, DEFAULT_TOP_K
+from ..query import DEFAULT_BM25_WEIGHT, DEFAULT_TOP_K, FEEDBACK_DOCUMENTS
 from ._json import json_text
 
 app = typer.Typer(
@@ -285,8 +285,9 @@ def query_command(
         typer.Option(
             "--mode",
             help=f"rerank (default: BM25 top-k re-scored by {DEFAULT_BM25_WEIGHT:g} x min-max BM25 + "
-            f"{1 - DEFAULT_BM25_WEIGHT:g} x cosine), paper (the paper's pure cosine re-rank), bm25, dense (kNN) or "
-            "hybrid (BM25 and kNN candidates, re-scored as rerank).",
+            f"{1 - DEFAULT_BM25_WEIGHT:g} x cosine), paper (the paper's pure cosine re-rank), bm25, dense (kNN), "
+            "hybrid (BM25 and kNN candidates, re-scored as rerank) or feedback (rerank, then hybrid with the "
+            f"question's vector moved towards its top {FEEDBACK_DOCUMENTS} papers: for many relevant papers).",
         ),
     ] = None,
     rerank: Annotated[
@@ -309,7 +310,8 @@ def query_command(
         ),
     ] = None,
     bm25_weight: Annotated[
-        float, typer.Option("--bm25-weight", help="w in w x min-max(BM25) + (1 - w) x cosine (rerank, hybrid).")
+        float,
+        typer.Option("--bm25-weight", help="w in w x min-max(BM25) + (1 - w) x cosine (rerank, hybrid, feedback)."),
     ] = DEFAULT_BM25_WEIGHT,
     query_weight: Annotated[
         float, typer.Option("--query-weight", help="paper mode: weight of the BM25 score after re-ranking (paper: 0).")

@@ -39,6 +39,7 @@ MODE_LABELS = {
     "bm25": "BM25",
     "dense": "dense kNN by cosine",
     "hybrid": "BM25 and dense candidates, re-scored: BM25 (min-max) and cosine",
+    "feedback": "hybrid with the question moved towards its top papers (pseudo-relevance feedback)",
 }
 
 

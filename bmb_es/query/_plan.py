@@ -8,6 +8,8 @@ Every mode is made of requests every engine executes, so the embedded engine and
 ``bm25``   BM25 alone.
 ``dense``  The ``k`` nearest documents by cosine (kNN; exact on the embedded engine, HNSW on a cluster).
 ``hybrid`` BM25 top ``k`` and dense top ``k`` together, scored as ``rerank`` scores (BM25 0 where absent).
+``feedback`` ``rerank`` first; then ``hybrid`` with the question's vector moved towards the vectors of its top
+           ``m`` documents (dense pseudo-relevance feedback, Rocchio's rule on vectors; ``m`` = 10, weight 0.5).
 =========  =================================================================================================
 
 ``minmax`` maps the BM25 scores of the top ``k`` onto 0..1, so ``w`` means the same for every question and
@@ -20,26 +22,34 @@ Fusion runs in bmb-es, after the legs, from what every engine returns: BM25 scor
 from the paper's re-rank of the same top ``k`` (score ``cosine + 1``) and from kNN (score ``(1 + cosine) / 2``).
 An engine that reports both parts of each hit (the embedded engine) answers the first two in one request.
 ``--explain`` prints each leg's request and the fusion that joins them.
+
+``feedback`` is for questions with many relevant papers (a review's search): on NFCorpus it lifts nDCG@10 and
+recall@100 well above every other mode, while on BioASQ, where a question has few relevant texts, it ties ``rerank``
+at best, so it is not the default. Its ``m`` and weight were picked by the same leave-one-year-out on BioASQ, among
+feedback settings only; it costs two BM25 searches, a fetch of ``m`` vectors and one kNN search.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, get_args
 
+import numpy as np
 import numpy.typing as npt
 
 from .._errors import QueryError
 from ._builder import Dialect, QuerySpec, Rerank
 from ._request import SearchRequest
 
-Mode = Literal["rerank", "paper", "bm25", "dense", "hybrid"]
+Mode = Literal["rerank", "paper", "bm25", "dense", "hybrid", "feedback"]
 MODES: tuple[Mode, ...] = get_args(Mode)
 DEFAULT_MODE: Mode = "rerank"
-NEEDS_VECTOR: frozenset[str] = frozenset({"rerank", "paper", "dense", "hybrid"})
+NEEDS_VECTOR: frozenset[str] = frozenset({"rerank", "paper", "dense", "hybrid", "feedback"})
 DEFAULT_TOP_K = 100  # candidates per leg, and the weight below: leave-one-year-out (see the module docstring)
 DEFAULT_BM25_WEIGHT = 0.3
+FEEDBACK_DOCUMENTS = 10  # feedback mode's m and weight: leave-one-year-out among feedback settings
+FEEDBACK_WEIGHT = 0.5
 
 
 def parse_mode(text: str) -> Mode:
@@ -110,6 +120,43 @@ class Fusion:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Feedback:
+    """Dense pseudo-relevance feedback: the question's vector moved towards its first pass's top documents.
+
+    ``unit(question) + weight * mean(unit(d) for d in the top documents)``, scaled to unit length (Rocchio's rule
+    with no negative documents). Cosine ignores length, so units keep every document's pull equal.
+    """
+
+    documents: int = FEEDBACK_DOCUMENTS
+    weight: float = FEEDBACK_WEIGHT
+
+    def __post_init__(self) -> None:
+        if self.documents < 1:
+            raise QueryError(f"feedback documents must be at least 1, got {self.documents}")
+        if self.weight < 0.0:
+            raise QueryError(f"feedback weight must be at least 0, got {self.weight}")
+
+    def vector(self, question: npt.ArrayLike, top: Sequence[npt.ArrayLike]) -> npt.NDArray[np.float64]:
+        """The moved vector; ``question`` scaled to unit length when ``top`` is empty (nothing to move towards)."""
+        moved = _unit(np.asarray(question, dtype=np.float64))
+        if top:
+            moved = moved + self.weight * np.mean([_unit(np.asarray(item, dtype=np.float64)) for item in top], axis=0)
+        return _unit(moved)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "documents": self.documents,
+            "weight": self.weight,
+            "vector": "unit(unit(question) + weight * mean(unit(vector) of the first pass's top documents))",
+        }
+
+
+def _unit(vector: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm > 0 else vector
+
+
 def scored_hit(leg: SearchRequest, score: float, bm25: float | None, cosine: float | None, doc_id: str) -> Scored:
     """What a hit of ``leg`` tells: its own parts where the engine reports them, else read off its score."""
     if leg.knn is not None:
@@ -133,12 +180,18 @@ class SearchPlan:
         Hits returned after fusion.
     fusion
         ``None`` for single-leg modes (the leg's hits are the answer).
+    feedback
+        ``feedback`` mode: the legs are its first pass (``rerank``); :meth:`second_pass` makes the rest.
+    spec
+        ``feedback`` mode: what the second pass is built from.
     """
 
     mode: Mode
     legs: tuple[SearchRequest, ...]
     size: int
     fusion: Fusion | None = None
+    feedback: Feedback | None = None
+    spec: QuerySpec | None = None
 
     @classmethod
     def build(
@@ -148,8 +201,11 @@ class SearchPlan:
         spec: QuerySpec,
         mode: Mode = DEFAULT_MODE,
         fusion: Fusion | None = None,
+        feedback: Feedback | None = None,
     ) -> SearchPlan:
         """The plan for ``question`` in ``mode``; ``spec.rerank.top_k`` is each leg's depth (``k``).
+
+        ``feedback`` (``feedback`` mode only; default :class:`Feedback`) says how the first pass moves the vector.
 
         ``spec.rerank``'s weights and score mode shape the ``paper`` re-rank (default: the paper's 0 / 1).
 
@@ -182,7 +238,26 @@ class SearchPlan:
         legs: tuple[SearchRequest, ...] = (SearchRequest.build(question, vector, paper_depth), lexical)
         if mode == "hybrid":
             legs += (SearchRequest.nearest(vector, k, k, spec.filters),)
+        if mode == "feedback":
+            return cls(mode, legs, spec.size, fusion or Fusion(), feedback or Feedback(), spec)
         return cls(mode, legs, spec.size, fusion or Fusion())
+
+    def first_pass(self) -> SearchPlan:
+        """``feedback`` mode: the ``rerank`` plan whose top documents move the vector (only they are kept)."""
+        if self.feedback is None:
+            raise QueryError(f"mode {self.mode} has no feedback pass")
+        depth = self.legs[0].size  # k: the feedback documents are among the first pass's candidates
+        return replace(self, mode="rerank", size=min(self.feedback.documents, depth), feedback=None, spec=None)
+
+    def second_pass(self, top: Sequence[npt.ArrayLike]) -> SearchPlan:
+        """``feedback`` mode: ``hybrid`` with the question's vector moved towards ``top`` (the first pass's top
+        documents' vectors; none found leaves it where it was)."""
+        question = self.legs[0]
+        if self.feedback is None or self.spec is None or question.vector is None:
+            raise QueryError(f"mode {self.mode} has no feedback pass")
+        vector = self.feedback.vector(question.vector, top)
+        plan = SearchPlan.build(question.question, vector, self.spec, "hybrid", self.fusion)
+        return replace(plan, mode="feedback")
 
     def describe(self, dialect: Dialect = "elasticsearch") -> dict[str, Any]:
         """The request body (single leg), or ``{"bmb_es_fusion": ..., "searches": [bodies]}`` (fused modes).
@@ -193,7 +268,7 @@ class SearchPlan:
         bodies = [leg.to_body(dialect) for leg in self.legs]
         if self.fusion is None:
             return bodies[0]
-        return {
-            "bmb_es_fusion": {"mode": self.mode, **self.fusion.to_json(), "size": self.size},
-            "searches": bodies,
-        }
+        fusion: dict[str, Any] = {"mode": self.mode, **self.fusion.to_json(), "size": self.size}
+        if self.feedback is not None:  # before it runs: the first pass; the second depends on its hits
+            fusion["feedback"] = {**self.feedback.to_json(), "searches": "the first pass's; then mode hybrid"}
+        return {"bmb_es_fusion": fusion, "searches": bodies}

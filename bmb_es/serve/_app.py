@@ -64,6 +64,7 @@ MODE_LABELS: dict[str, str] = {
     "bm25": "BM25",
     "dense": "Dense (kNN)",
     "hybrid": "Hybrid",
+    "feedback": "Feedback (many relevant papers)",
 }
 _CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "

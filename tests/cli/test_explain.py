@@ -60,7 +60,7 @@ def test_a_single_search_is_one_request(home: Path) -> None:
     )
 
 
-@pytest.mark.parametrize(("mode", "searches"), [("rerank", 2), ("hybrid", 3)])
+@pytest.mark.parametrize(("mode", "searches"), [("rerank", 2), ("hybrid", 3), ("feedback", 5)])
 def test_a_fused_mode_is_its_fusion_as_a_comment_then_each_search(home: Path, mode: str, searches: int) -> None:
     text, body = _explain(home, "--mode", mode)
     assert text.startswith("# bmb_es_fusion: {")

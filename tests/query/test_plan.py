@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from bmb_es import QueryError
@@ -9,6 +10,7 @@ from bmb_es.query import (
     DEFAULT_FIELDS,
     MODES,
     PAPER_FIELDS,
+    Feedback,
     Fusion,
     QuerySpec,
     Rerank,
@@ -34,6 +36,35 @@ def test_each_mode_runs_the_legs_it_describes() -> None:
     assert rerank.legs[0].rerank == Rerank(20, 0.0, 1.0) and rerank.legs[1].rerank is None
     hybrid = SearchPlan.build("lung injury", VEC, SPEC, "hybrid")
     assert len(hybrid.legs) == 3 and hybrid.legs[2].knn == 20 and hybrid.legs[2].size == 20
+
+
+def test_feedback_runs_rerank_first_then_hybrid_with_the_moved_vector() -> None:
+    plan = SearchPlan.build("lung injury", VEC, SPEC, "feedback", feedback=Feedback(2, 1.0))
+    rerank = SearchPlan.build("lung injury", VEC, SPEC, "rerank")
+    assert plan.legs == rerank.legs and plan.feedback == Feedback(2, 1.0)
+    first = plan.first_pass()
+    assert (first.mode, first.size, first.feedback, first.legs) == ("rerank", 2, None, rerank.legs)
+    second = plan.second_pass([[0.0, 0.0, 3.0]])
+    moved = np.array([0.6, 0.8, 1.0]) / np.linalg.norm([0.6, 0.8, 1.0])  # unit(question) + 1.0 * unit(document)
+    assert second.mode == "feedback" and second.feedback is None and second.size == 5 and len(second.legs) == 3
+    assert second.legs[2].knn == 20 and second.legs[0].vector == pytest.approx(moved)
+    assert second.legs[2].vector == pytest.approx(moved) and second.legs[1].vector is None
+    assert plan.second_pass([]).legs[0].vector == pytest.approx(VEC)  # nothing found: the question stays put
+    described = plan.describe()["bmb_es_fusion"]["feedback"]
+    assert (described["documents"], described["weight"]) == (2, 1.0)
+    with pytest.raises(QueryError, match="no feedback pass"):
+        rerank.first_pass()
+
+
+def test_feedback_vector_averages_unit_vectors() -> None:
+    feedback = Feedback(3, 0.5)
+    moved = feedback.vector([2.0, 0.0], [[0.0, 5.0], [0.0, -1.0]])  # the two pulls cancel
+    assert moved == pytest.approx([1.0, 0.0])
+    assert feedback.vector([0.0, 3.0], [[4.0, 0.0]]) == pytest.approx(np.array([0.5, 1.0]) / np.sqrt(1.25))
+    with pytest.raises(QueryError, match="at least 1"):
+        Feedback(0)
+    with pytest.raises(QueryError, match="at least 0"):
+        Feedback(3, -0.1)
 
 
 def test_describe_gives_one_body_or_the_searches_and_their_fusion() -> None:

@@ -18,7 +18,7 @@ from bmb_es.serve._service import SearchTimeout
 from tests.serve.conftest import HOSTILE_TITLE, INDEX, PAPERS
 from tests.support import HashEmbedder
 
-MODES = ["rerank", "paper", "bm25", "dense", "hybrid"]
+MODES = ["rerank", "paper", "bm25", "dense", "hybrid", "feedback"]
 
 
 def _ids_scores(hits: Sequence[dict[str, object]]) -> list[tuple[object, object]]:
@@ -92,7 +92,11 @@ def test_filters_keep_only_papers_of_those_years_and_that_journal(client: TestCl
         ({"q": "lung", "size": 101}, 422, "size: Input should be less than or equal to 100"),
         ({"q": "lung", "size": 0}, 422, "size: Input should be greater than or equal to 1"),
         ({"q": "lung", "top_k": 10_001}, 422, "top_k: Input should be less than or equal to 10000"),
-        ({"q": "lung", "mode": "magic"}, 422, "mode: Input should be 'rerank', 'paper', 'bm25', 'dense' or 'hybrid'"),
+        (
+            {"q": "lung", "mode": "magic"},
+            422,
+            "mode: Input should be 'rerank', 'paper', 'bm25', 'dense', 'hybrid' or 'feedback'",
+        ),
         ({"q": "   "}, 400, "the query is empty: give a question or keywords"),
         ({"q": "lung", "size": 20, "top_k": 10}, 400, "page 1 of 20 goes past the top 10 candidates"),
         ({"q": "lung", "year": "2021-2019"}, 400, "year filter: 2021 is after 2019: give the earlier year first"),

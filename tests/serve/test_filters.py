@@ -143,7 +143,7 @@ def test_a_filtered_bm25_search_is_the_unfiltered_ranking_filtered(
 
 
 @pytest.mark.parametrize("filters", FILTERS)
-@pytest.mark.parametrize("mode", ["rerank", "paper", "hybrid"])
+@pytest.mark.parametrize("mode", ["rerank", "paper", "hybrid", "feedback"])
 def test_re_ranking_runs_over_the_filtered_candidates(
     engine: EmbeddedEngine, filters: Filters, mode: str, depth: bool
 ) -> None:
@@ -157,7 +157,7 @@ def test_re_ranking_runs_over_the_filtered_candidates(
     )  # type: ignore[arg-type]
     ids = {hit.id for hit in result.hits}
     assert ids <= _keeps(filters)
-    if mode != "hybrid":  # re-ranked: exactly the filtered BM25 top k
+    if mode in ("rerank", "paper"):  # re-ranked: exactly the filtered BM25 top k
         assert ids == {hit.id for hit in bm25.hits[:top_k]}
     for hit in result.hits:  # a filter changes no part of a score
         if mode == "rerank":

@@ -50,7 +50,7 @@ def _ranking(engine: bmb_es.Engine, name: str, mode: str, filters: Filters) -> l
 
 
 @pytest.mark.parametrize("filters", FILTERS, ids=lambda filters: filters.describe())
-@pytest.mark.parametrize("mode", ["bm25", "paper", "rerank", "dense", "hybrid"])
+@pytest.mark.parametrize("mode", ["bm25", "paper", "rerank", "dense", "hybrid", "feedback"])
 def test_opensearch_filters_as_the_embedded_engine_does(
     engines: tuple[bmb_es.Engine, bmb_es.Engine, str], mode: str, filters: Filters, tmp_path: Path
 ) -> None:
