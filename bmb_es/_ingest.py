@@ -35,6 +35,7 @@ from typing import IO, Any
 from ._document import Document
 from ._errors import InputError
 from ._json import fields_json
+from ._run_ids import RunIds
 from .embedding import DEFAULT_EMBED_FIELDS, EmbedderLike, Vectors, as_embedder, embed_text
 from .engines import EmbeddedEngine, Engine, IndexedDocument, IndexMeta
 from .readers import Reject
@@ -290,7 +291,7 @@ def ingest(
     summary = IngestSummary(index=index, reject_log=str(reject_log) if reject_log else None)
     summary.encoder = complete.selection
     log = RejectLog(reject_log) if reject_log else None
-    seen: dict[str, str] = {}  # id -> content hash written in this run (not yet visible to stored_hashes)
+    seen = RunIds()  # what this run met: the index's stored hashes cannot tell a duplicate from unchanged
     since_commit = 0
     retries_before = engine.write_retries
     started = last_commit = time.perf_counter()
@@ -325,6 +326,7 @@ def ingest(
             due = since_commit >= COMMIT_DOCUMENTS and time.perf_counter() - last_commit >= COMMIT_SECONDS
         if due:
             engine.commit(index)
+            seen.settle(keep={document.id for queued in jobs for document, _ in queued.pending})
             since_commit = 0
             last_commit = time.perf_counter()
 
@@ -397,16 +399,19 @@ def _classify(
     chunk: Sequence[Document | Reject],
     engine: Engine,
     index: str,
-    seen: dict[str, str],
+    seen: RunIds,
     summary: IngestSummary,
     log: RejectLog | None,
 ) -> tuple[list[tuple[Document, str]], int, int]:
     """Count the chunk's records; return the documents that need embedding, with their hashes, and how many
     records are new and how many updates (counted in the summary once written)."""
     checked = [_checked(record) for record in chunk]
-    documents = [record for record in checked if isinstance(record, Document)]
-    stored = engine.stored_hashes(index, [doc.id for doc in documents if doc.id not in seen])
+    ids = [record.id for record in checked if isinstance(record, Document)]
+    recent = seen.recent  # met in this run, hash not yet visible in the index
+    settled = seen.settled_among(ids)  # met in this run, hash visible in the index
+    stored = engine.stored_hashes(index, [id for id in ids if id not in recent])
     pending: dict[str, tuple[Document, str]] = {}
+    unchanged: list[str] = []
     new = updated = 0
     for record in checked:
         summary.read += 1
@@ -420,20 +425,23 @@ def _classify(
             for note in record.coerced:
                 summary.coerced[note] = summary.coerced.get(note, 0) + 1
         digest = record.content_hash()
-        previous = seen.get(record.id, stored.get(record.id))
-        if record.id in seen and previous == digest:
+        met = record.id in recent or record.id in settled
+        previous = recent.get(record.id, stored.get(record.id))
+        if met and previous == digest:
             summary.duplicates += 1
             continue
-        if record.id not in seen and previous == digest:
+        if not met and previous == digest:
             summary.unchanged += 1
-            seen[record.id] = digest
+            unchanged.append(record.id)
+            settled.add(record.id)
             continue
         if previous is None:
             new += 1
         else:
             updated += 1
-        seen[record.id] = digest
+        recent[record.id] = digest
         pending[record.id] = (record, digest)  # a later copy in the same chunk replaces an earlier one
+    seen.settle_ids(unchanged)
     return list(pending.values()), new, updated
 
 

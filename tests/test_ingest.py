@@ -42,6 +42,21 @@ def test_changed_content_is_an_update_and_duplicates_are_counted(data_dir: Path,
     assert np.allclose(stored.vector, expected, atol=1e-5)
 
 
+def test_duplicates_are_told_from_unchanged_across_commits(data_dir: Path, embedder: Embedder) -> None:
+    # Once committed, the run keeps only a hash of each id it met: a copy met after the commit is still a
+    # duplicate of this run, and a document stored by an earlier run is still unchanged.
+    engine = EmbeddedEngine()
+    old = Document(id="old", title="Stored before", abstract="Earlier run.")
+    ingest([old], engine, "t", embedder)
+    documents = [Document(id=f"p{n}", title=f"Paper {n}", abstract=f"Abstract {n}.") for n in range(6)]
+    changed = Document(id="p0", title="Paper 0", abstract="Changed after its commit.")
+    records = [*documents, old, documents[1], changed, old]
+    summary = ingest(records, engine, "t", embedder, commit_every=2, chunk_size=2)
+    assert (summary.indexed, summary.updated, summary.duplicates, summary.unchanged) == (6, 1, 2, 1)
+    assert engine.count("t") == 7
+    assert engine.get("t", ["p0"])["p0"].document.abstract == "Changed after its commit."
+
+
 def test_rejects_are_logged_with_file_line_reason(data_dir: Path, tmp_path: Path, embedder: Embedder) -> None:
     corpus = tmp_path / "c.jsonl"
     corpus.write_text('{"pmid": "1", "text": "Fine abstract."}\n{broken\n{"pmid": "2", "text": ""}\n')
