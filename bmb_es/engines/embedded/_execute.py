@@ -28,7 +28,7 @@ from ..._errors import QueryError
 from ...query import VECTOR_FIELD, Filters, SearchRequest
 from .._base import EngineHit, EngineResponse, TotalRelation
 from ._open_index import OpenIndex
-from ._query import text_query
+from ._query import as_query, field_clauses, top_hits
 from ._read import read_sources
 from ._records import RecordReader
 from ._rescore import rescore
@@ -55,7 +55,8 @@ def execute(opened: OpenIndex, analyzer: Any, request: SearchRequest) -> EngineR
     if request.knn is not None and request.vector is not None:
         return _nearest(opened, searcher, request, started)
     fields = opened.searchable_fields()
-    query = text_query(opened.tantivy_view().index.schema, analyzer, request, fields)
+    clauses = field_clauses(opened.tantivy_view().index.schema, analyzer, request, fields)
+    query = as_query(clauses, request.tie_breaker)
     rerank = request.rerank
     window = rerank.top_k if rerank else 0
     limit = max(request.size, window)
@@ -68,7 +69,8 @@ def execute(opened: OpenIndex, analyzer: Any, request: SearchRequest) -> EngineR
         if request.filters:
             ranked, total, relation = _filtered(searcher, records, query, limit, request.filters)
         elif surely_past_count(opened, searcher, analyzer, request, fields):
-            ranked, total, relation = searcher.search(query, limit=limit, count=False).hits, COUNTED_MATCHES, "gte"
+            ranked = top_hits(searcher, query, clauses, request.tie_breaker, limit)
+            total, relation = COUNTED_MATCHES, "gte"
         else:
             result = searcher.search(query, limit=limit, count=True)
             ranked = result.hits  # a new list of (score, address) on every access: read once

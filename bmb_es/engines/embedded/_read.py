@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +76,10 @@ def fetch_sources(opened: OpenIndex, hits: Sequence[EngineHit]) -> list[EngineHi
     if missing:
         searcher, addresses = _lookup(opened, missing)
         sources.update((source["id"], source) for source in read_sources(searcher, records, addresses))
-    return [replace(hit, source=sources.get(hit.id) or {"id": hit.id}) for hit in hits]
+    return [
+        EngineHit(hit.id, hit.score, sources.get(hit.id) or {"id": hit.id}, hit.bm25, hit.cosine, hit.location)
+        for hit in hits
+    ]
 
 
 def iter_folder(folder: Path, batch: int = 1024) -> Iterator[list[IndexedDocument]]:
