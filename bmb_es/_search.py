@@ -324,12 +324,12 @@ def run_plan(engine: Engine, index: str, plan: SearchPlan, question: str, dialec
     started = time.perf_counter()
     candidates: list[Scored] = []
     found: dict[str, EngineHit] = {}
-    counted = EngineResponse([], 0, 0)
+    counted: tuple[int, TotalRelation] = (0, "eq")
     for leg in plan.legs:
         if _bm25_only(leg) and candidates and all(item.bm25 is not None for item in candidates):
             continue  # the re-rank leg before it told every BM25 score already (engines that report score parts)
         response = engine.execute(index, leg)
-        counted = max(counted, response, key=_counted)
+        counted = _larger_count(counted, (response.total, response.relation))
         for hit in response.hits:
             candidates.append(scored_hit(leg, hit.score, hit.bm25, hit.cosine, hit.id))
             found.setdefault(hit.id, hit)
@@ -337,7 +337,7 @@ def run_plan(engine: Engine, index: str, plan: SearchPlan, question: str, dialec
     kept = [_rescored(found[item.id], score, item) for item, score in fused]
     hits = engine.fetch_sources(index, kept) if kept else []  # only the sources returned are read
     took = int((time.perf_counter() - started) * 1000)
-    return result_of(EngineResponse(hits, counted.total, took, counted.relation), question, body, plan.mode)
+    return result_of(EngineResponse(hits, counted[0], took, counted[1]), question, body, plan.mode)
 
 
 def _rescored(hit: EngineHit, score: float, parts: Scored) -> EngineHit:
@@ -351,9 +351,10 @@ def _ids_only(plan: SearchPlan) -> SearchPlan:
     return replace(plan, legs=tuple(replace(leg, source=False) for leg in plan.legs))
 
 
-def _counted(response: EngineResponse) -> tuple[int, bool]:
-    """How many matches a response tells: its total, and a lower bound ranks above an exact count of as many."""
-    return response.total, response.relation == "gte"
+def _larger_count(one: tuple[int, TotalRelation], other: tuple[int, TotalRelation]) -> tuple[int, TotalRelation]:
+    """The larger of two ``(total, relation)`` counts of matches; a lower bound ranks above an exact count of as
+    many (its matches are at least as many)."""
+    return max(one, other, key=lambda count: (count[0], count[1] == "gte"))
 
 
 def _with_feedback(
@@ -375,8 +376,8 @@ def _with_feedback(
     fusion["feedback"] = {**feedback.to_json(), "used": used, "first_pass_searches": len(plan.legs)}
     body = {"bmb_es_fusion": fusion, "searches": [*first.body["searches"], *result.body["searches"]]}
     took = int((time.perf_counter() - started) * 1000)
-    counted = max(first, result, key=lambda item: (item.total, item.total_relation == "gte"))
-    return replace(result, body=body, took_ms=took, total=counted.total, total_relation=counted.total_relation)
+    total, relation = _larger_count((first.total, first.total_relation), (result.total, result.total_relation))
+    return replace(result, body=body, took_ms=took, total=total, total_relation=relation)
 
 
 def _bm25_only(leg: SearchRequest) -> bool:
