@@ -598,7 +598,16 @@ def merge_command(
 def optimize_command(
     index: Annotated[str, typer.Argument(help="The embedded index to rewrite.")] = DEFAULT_INDEX,
     data_dir: DataDirOption = None,
+    compact: Annotated[
+        bool,
+        typer.Option(
+            "--compact",
+            help="Also rewrite the record files without the vectors and sources that re-indexed documents left "
+            "behind (copies the index beside itself, then swaps: needs room for its live documents twice).",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar (--compact).")] = False,
 ) -> None:
     """Rewrite an embedded index into one segment, like Elasticsearch's force merge, for faster searches."""
     import os
@@ -613,6 +622,9 @@ def optimize_command(
                 f"POST /{index}/_forcemerge?max_num_segments=1"
             )
         engine = EmbeddedEngine(data_dir)
+        if compact:
+            _compact_index(engine, index, as_json, quiet)
+            return
         started = time.perf_counter()
         before, after = engine.optimize(index)
         seconds = time.perf_counter() - started
@@ -627,6 +639,30 @@ def optimize_command(
             typer.echo(f"{index}: nothing to do ({before} segment{'' if before == 1 else 's'})")
         else:
             typer.echo(f"optimized {index}: {before} segments → {after} in {seconds:.1f} s")
+
+
+def _compact_index(engine: Any, index: str, as_json: bool, quiet: bool) -> None:
+    """``bmb-es optimize --compact``: the copy with progress, then one line (or the JSON) saying what it reclaimed."""
+    from ._progress import Progress
+
+    progress = Progress(f"compacting {index}", "docs", total=engine.count(index), quiet=quiet or as_json)
+    try:
+        summary = engine.compact(index, progress=progress.update)
+    finally:
+        progress.close()
+    if as_json:
+        typer.echo(json_text(summary.to_json(), indent=None))
+        return
+    rate = summary.documents / summary.seconds if summary.seconds > 0 else 0.0
+    typer.echo(
+        f"compacted {index}: {summary.documents:,} documents in {summary.seconds:.1f} s ({rate:,.0f} docs/s); "
+        f"record files {_mib(summary.bytes_before)} → {_mib(summary.bytes_after)} "
+        f"({_mib(summary.reclaimed)} reclaimed)"
+    )
+
+
+def _mib(count: int) -> str:
+    return f"{count / 2**20:,.1f} MiB"
 
 
 def main() -> None:

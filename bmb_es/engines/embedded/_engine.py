@@ -10,22 +10,23 @@ Every call that reads tantivy runs inside :func:`._damage.reading`, so a damaged
 from __future__ import annotations
 
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from ..._analysis import tantivy_analyzer
 from ..._config import data_dir
-from ..._errors import IndexDamagedError, StorageError
+from ..._errors import IndexDamagedError
 from ...query import SearchRequest
 from .._base import EngineHit, EngineResponse, IndexedDocument, IndexMeta, check_index_name
-from . import _execute, _optimize, _read, _write
+from . import _compact, _execute, _optimize, _read, _write
 from ._check import IndexCheck, check_folder
+from ._compact import CompactSummary
 from ._damage import reading
 from ._open_index import OpenIndex, index_names, is_index, require
 from ._read import iter_folder
-from ._records import create_record_files, holds_records
-from ._store import META_FILE, open_tantivy, read_meta, write_meta, write_text_fields
+from ._records import holds_records
+from ._store import META_FILE, create_folder, read_meta
 
 __all__ = ["EmbeddedEngine", "iter_folder"]  # iter_folder: bmb_es._api imports it from here
 
@@ -71,13 +72,7 @@ class EmbeddedEngine:
             return
         if holds_records(folder):  # its metadata lost: a new one would pass off the old records as the new model's
             raise IndexDamagedError(folder / META_FILE, "missing (the folder holds records)", name)
-        try:
-            open_tantivy(folder)
-            create_record_files(folder)
-            write_text_fields(folder, frozenset())
-            write_meta(folder, meta)  # last: an index exists only once its metadata does
-        except OSError as error:
-            raise StorageError(f"{folder}: cannot create the index ({error.strerror or error})") from error
+        create_folder(folder, meta)
 
     def index_meta(self, name: str) -> IndexMeta:
         return self._opened(name).index_meta()
@@ -147,6 +142,22 @@ class EmbeddedEngine:
         opened = self._opened(name)
         with reading(opened.folder):
             return _optimize.optimize(opened, batch)
+
+    def compact(self, name: str, batch: int = 1024, progress: Callable[[int], None] | None = None) -> CompactSummary:
+        """Rewrite ``name`` into new record files that hold only its live documents' vectors and sources.
+
+        Upserts of changed documents leave the old rows in the record files, and :meth:`optimize` does not
+        reclaim them. The documents are copied into a folder beside the index (in one segment, as
+        :meth:`optimize` leaves it), the two folders swapped atomically, and the old one deleted: the disk must
+        hold the live documents twice meanwhile (see :func:`._compact.compact`). ``progress`` is called with the
+        count copied so far.
+        """
+        opened = self._opened(name)
+        try:
+            with reading(opened.folder):
+                return _compact.compact(opened, batch, progress)
+        finally:
+            self._indices.pop(name, None)  # its folder may hold the compacted index now: read it afresh
 
     def check(self, name: str) -> IndexCheck:
         """Verify every file of ``name`` (a full read; see :func:`._check.check_folder`): what ``bmb-es check`` runs.

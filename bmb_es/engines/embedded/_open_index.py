@@ -26,10 +26,11 @@ OPTIMIZE_HEAP = 1_000_000_000
 
 def index_names(root: Path) -> list[str]:
     """The indices under ``root``: folders with a ``meta.json`` (an index exists once its metadata does), and
-    damaged ones that lost it but hold records (see :func:`is_index`)."""
+    damaged ones that lost it but hold records (see :func:`is_index`). A name starting with a dot is no index's
+    (names cannot): a compaction's copy in progress, or one it left (see :mod:`._compact`)."""
     if not root.is_dir():
         return []
-    return sorted(path.name for path in root.iterdir() if is_index(path))
+    return sorted(path.name for path in root.iterdir() if not path.name.startswith(".") and is_index(path))
 
 
 def is_index(folder: Path) -> bool:

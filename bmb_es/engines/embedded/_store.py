@@ -23,7 +23,7 @@ from typing import Any
 from ..._analysis import ANALYZER_NAME, tantivy_analyzer
 from ..._errors import IndexDamagedError, StorageError
 from .._base import IndexMeta
-from ._records import SOURCES_FILE, VECTORS_FILE, record_files_present, sync_folder
+from ._records import SOURCES_FILE, VECTORS_FILE, create_record_files, record_files_present, sync_folder
 from ._tantivy_files import META_JSON as TANTIVY_META_FILE
 from ._tantivy_files import damaged_files
 
@@ -142,6 +142,18 @@ def read_meta(folder: Path) -> IndexMeta:
             path, f"not the metadata of an index (model {meta.model!r}, dimension {meta.dimension})", folder.name
         )
     return meta
+
+
+def create_folder(folder: Path, meta: IndexMeta) -> None:
+    """A new, empty index in ``folder``: tantivy's index, the record files, the text fields, then ``meta.json``
+    (last: an index exists only once its metadata does)."""
+    try:
+        open_tantivy(folder)
+        create_record_files(folder)
+        write_text_fields(folder, frozenset())
+        write_meta(folder, meta)
+    except OSError as error:
+        raise StorageError(f"{folder}: cannot create the index ({error.strerror or error})") from error
 
 
 def write_meta(folder: Path, meta: IndexMeta) -> None:
