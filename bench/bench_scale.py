@@ -44,7 +44,8 @@ Steps (per size, each in its own child process, niceness inherited)
     from a copy of every live vector in memory (what the engine did) against chunks of the memory map of
     ``vectors.f32`` (what it does now);
     ``merge-setup`` ingests the two halves of the corpus into two indices, and ``merge`` times ``bmb-es merge`` of
-    them into one; ``tantivy``: the same texts in a raw tantivy index with a default schema (title and abstract
+    them into one; ``compact``: a tenth of the documents re-indexed unchanged, then ``bmb-es optimize --compact``
+    (time, peak RSS, record files before and after); ``tantivy``: the same texts in a raw tantivy index with a default schema (title and abstract
     with the ``default`` tokenizer: no stemming, no stop words; one writer thread and the engine's 128 MB heap)
     and its BM25 latency (``parse_query_lenient`` over both fields, top 10 ids); ``bm25s``: index build and
     single-question latency of ``bm25s`` (its own tokenizer, English stop words, no stemmer: PyStemmer is not
@@ -106,6 +107,7 @@ STEPS: tuple[str, ...] = (
     "knn-mmap",
     "merge-setup",
     "merge",
+    "compact",
     "tantivy",
     "bm25s",
     "cluster",
@@ -667,6 +669,41 @@ def step_merge(ctx: StepContext) -> dict[str, Any]:
     }
 
 
+def step_compact(ctx: StepContext) -> dict[str, Any]:
+    """A tenth of the documents re-indexed unchanged (their old rows become dead), then ``optimize --compact``.
+
+    The index keeps its contents; the re-indexed documents move to the end of tantivy's address order, which only
+    changes the order of equal scores. Peak RSS covers both parts (the re-index holds one batch at a time).
+    """
+    from bmb_es import EmbeddedEngine
+
+    engine = EmbeddedEngine(ctx.home)
+    ids = [record["id"] for record in islice(iter_records(ctx.corpus), ctx.size // 10)]
+    started = time.perf_counter()
+    for start in range(0, len(ids), BLOCK):
+        engine.upsert(INDEX, list(engine.get(INDEX, ids[start : start + BLOCK]).values()))
+        engine.commit(INDEX)
+    reindexed = time.perf_counter() - started
+    engine.close()
+    rows, live = engine.record_rows(INDEX)
+    started = time.perf_counter()
+    summary = engine.compact(INDEX)
+    seconds = time.perf_counter() - started
+    after = engine.record_rows(INDEX)
+    engine.close()
+    return {
+        "seconds": seconds,
+        "reindex_s": reindexed,
+        "reindexed": len(ids),
+        "rows_before": rows,
+        "rows_after": after[0],
+        "documents": summary.documents,
+        "live_before": live,
+        "bytes_before": summary.bytes_before,
+        "bytes_after": summary.bytes_after,
+    }
+
+
 def step_tantivy(ctx: StepContext) -> dict[str, Any]:
     import tantivy
 
@@ -861,6 +898,7 @@ CHILD_STEPS: dict[str, Callable[[StepContext], dict[str, Any]]] = {
     "knn-mmap": step_knn_mmap,
     "merge-setup": step_merge_setup,
     "merge": step_merge,
+    "compact": step_compact,
     "tantivy": step_tantivy,
     "bm25s": step_bm25s,
     "cluster": step_cluster,
@@ -1029,7 +1067,18 @@ def detail_tables(results: dict[int, dict[str, dict[str, Any]]]) -> str:
 
     memory_rows = []
     for size, steps in sorted(results.items()):
-        for step in ("ingest", "optimize", "merge", "queries", "cold", "knn-copy", "knn-mmap", "tantivy", "bm25s"):
+        for step in (
+            "ingest",
+            "optimize",
+            "merge",
+            "compact",
+            "queries",
+            "cold",
+            "knn-copy",
+            "knn-mmap",
+            "tantivy",
+            "bm25s",
+        ):
             if step in steps and "error" not in steps[step]:
                 found = steps[step]
                 memory_rows.append(
@@ -1097,6 +1146,10 @@ def detail_tables(results: dict[int, dict[str, dict[str, Any]]]) -> str:
             _get(steps, "merge", "seconds"),
             _get(steps, "merge", "optimize_s"),
             _get(steps, "merge-setup", "seconds"),
+            _get(steps, "compact", "seconds"),
+            _get(steps, "compact", "peak_rss_mib"),
+            _mib(_get(steps, "compact", "bytes_before")),
+            _mib(_get(steps, "compact", "bytes_after")),
         ]
         for size, steps in sorted(results.items())
     ]
@@ -1241,6 +1294,10 @@ def detail_tables(results: dict[int, dict[str, dict[str, Any]]]) -> str:
                     "merge s",
                     "of which optimize s",
                     "halves ingest s",
+                    "compact s (a tenth re-indexed first)",
+                    "compact peak RSS MiB",
+                    "record MiB before compact",
+                    "after",
                 ],
                 work_rows,
             ),

@@ -628,17 +628,23 @@ def optimize_command(
         started = time.perf_counter()
         before, after = engine.optimize(index)
         seconds = time.perf_counter() - started
+        rows, live = engine.record_rows(index)
         if as_json:
-            typer.echo(
-                json_text(
-                    {"index": index, "segments_before": before, "segments_after": after, "seconds": round(seconds, 3)},
-                    indent=None,
-                )
-            )
-        elif before == after:
+            result = {"index": index, "segments_before": before, "segments_after": after, "seconds": round(seconds, 3)}
+            typer.echo(json_text({**result, "record_rows": rows, "live_documents": live}, indent=None))
+            return
+        if before == after:
             typer.echo(f"{index}: nothing to do ({before} segment{'' if before == 1 else 's'})")
         else:
             typer.echo(f"optimized {index}: {before} segments → {after} in {seconds:.1f} s")
+        if rows - live > COMPACT_HINT_SHARE * rows:
+            typer.echo(
+                f"{rows - live:,} of the record files' {rows:,} rows ({(rows - live) / rows:.0%}) belong to no live "
+                f"document (re-indexed or interrupted writes): bmb-es optimize {index} --compact drops them"
+            )
+
+
+COMPACT_HINT_SHARE = 0.25  # optimize suggests --compact when more of the record files' rows than this are dead
 
 
 def _compact_index(engine: Any, index: str, as_json: bool, quiet: bool) -> None:

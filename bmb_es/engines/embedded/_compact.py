@@ -70,6 +70,13 @@ def record_bytes(folder: Path) -> int:
     return sum((folder / name).stat().st_size for name in (VECTORS_FILE, SOURCES_FILE) if (folder / name).is_file())
 
 
+def record_rows(opened: OpenIndex) -> tuple[int, int]:
+    """The rows of ``vectors.f32`` and the live documents: the difference is the rows no document references."""
+    row = opened.index_meta().dimension * 4
+    size = (opened.folder / VECTORS_FILE).stat().st_size if (opened.folder / VECTORS_FILE).is_file() else 0
+    return size // row, int(opened.searcher().num_docs)
+
+
 def exchange(first: Path, second: Path) -> None:
     """Swap two paths in one atomic rename (Linux ``renameat2(RENAME_EXCHANGE)``); OSError where it cannot."""
     libc = ctypes.CDLL(None, use_errno=True)
@@ -159,7 +166,7 @@ def _copy(folder: Path, copy: Path, opened: OpenIndex, batch: int, progress: Cal
     copied = 0
     try:
         for items in iter_folder(folder, batch):
-            upsert(target, items)
+            upsert(target, items, replace=False)  # a new index: no id to replace (and no deletes held)
             copied += len(items)
             if progress is not None:
                 progress(copied)

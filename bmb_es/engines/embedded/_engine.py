@@ -143,6 +143,13 @@ class EmbeddedEngine:
         with reading(opened.folder):
             return _optimize.optimize(opened, batch)
 
+    def record_rows(self, name: str) -> tuple[int, int]:
+        """How many rows ``name``'s record files hold, and how many live documents reference one (see
+        :meth:`compact`: the others are what re-indexed documents and interrupted writes left)."""
+        opened = self._opened(name)
+        with reading(opened.folder):
+            return _compact.record_rows(opened)
+
     def compact(self, name: str, batch: int = 1024, progress: Callable[[int], None] | None = None) -> CompactSummary:
         """Rewrite ``name`` into new record files that hold only its live documents' vectors and sources.
 

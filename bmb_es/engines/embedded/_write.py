@@ -25,8 +25,13 @@ from ._store import (
 from ._sums import update_sums
 
 
-def upsert(opened: OpenIndex, items: Sequence[IndexedDocument]) -> None:
-    """Append the vectors and sources of ``items``, then replace any live document with the same id in tantivy."""
+def upsert(opened: OpenIndex, items: Sequence[IndexedDocument], replace: bool = True) -> None:
+    """Append the vectors and sources of ``items``, then replace any live document with the same id in tantivy.
+
+    ``replace=False``: add them only, for an index known to hold none of their ids (a compaction's copy, written in
+    one commit): tantivy keeps each delete in memory until the commit. Compacting 1M documents peaked at 2.1 GB
+    RSS with the deletes and at 0.76 GB without them.
+    """
     meta = opened.index_meta()
     writing = opened.open_writer()
     vectors = np.zeros((len(items), meta.dimension), dtype=np.float32)
@@ -47,8 +52,8 @@ def upsert(opened: OpenIndex, items: Sequence[IndexedDocument]) -> None:
     writing.pending = True
     writing.fields |= {field for item in items for field in TEXT_FIELDS if getattr(item.document, field)}
     for item, source, (row, offset) in zip(items, sources, placed, strict=True):
-        # Delete-then-add in one writer session is an upsert: the delete only hits earlier documents.
-        writing.tantivy.delete_documents_by_term(ID_FIELD, item.document.id)
+        if replace:  # delete-then-add in one writer session is an upsert: the delete only hits earlier documents
+            writing.tantivy.delete_documents_by_term(ID_FIELD, item.document.id)
         writing.tantivy.add_document(tantivy_document(item.document, item.content_hash, row, offset, len(source)))
 
 

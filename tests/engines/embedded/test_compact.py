@@ -118,9 +118,7 @@ def test_a_commit_landing_between_copy_and_swap_leaves_the_index_as_that_commit_
     assert sorted(os.listdir(engine.root)) == ["t"]
 
 
-def test_a_writer_opening_between_copy_and_swap_stops_the_swap(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_writer_opening_between_copy_and_swap_stops_the_swap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     engine = _grown(tmp_path)
     other = EmbeddedEngine(tmp_path / "home")
     swap = _compact._swap_if_unchanged
@@ -146,7 +144,7 @@ def test_where_folders_cannot_be_swapped_it_says_so_before_copying(
 
     monkeypatch.setattr(_compact, "exchange", refused)
     copied: list[int] = []
-    with pytest.raises(StorageError, match="cannot be swapped atomically.*bmb-es merge"):
+    with pytest.raises(StorageError, match=r"cannot be swapped atomically.*bmb-es merge"):
         engine.compact("t", progress=copied.append)
     assert copied == [] and sorted(os.listdir(engine.root)) == ["t"]
 
@@ -171,3 +169,19 @@ def test_cli_optimize_compact_says_what_it_reclaimed(tmp_path: Path) -> None:
     assert "Traceback" not in line.stderr
     again = json.loads(subprocess.run([*run, "--json"], env=env, capture_output=True, text=True, check=True).stdout)
     assert again["documents"] == 40 and again["reclaimed_bytes"] == 0
+
+
+def test_optimize_tells_when_most_rows_are_dead_and_compact_leaves_none(tmp_path: Path) -> None:
+    engine = _grown(tmp_path)
+    assert engine.record_rows("t") == (120, 40)
+    env = {**os.environ, "BMB_ES_HOME": str(tmp_path / "home")}
+    optimize = [sys.executable, "-m", "bmb_es", "optimize", "t"]
+    told = subprocess.run(optimize, env=env, capture_output=True, text=True, check=True).stdout
+    assert "80 of the record files' 120 rows (67%) belong to no live document" in told
+    assert "bmb-es optimize t --compact drops them" in told
+    engine.compact("t")
+    assert engine.record_rows("t") == (40, 40)
+    quiet = subprocess.run(optimize, env=env, capture_output=True, text=True, check=True).stdout
+    assert quiet.strip() == "t: nothing to do (1 segment)"
+    counts = json.loads(subprocess.run([*optimize, "--json"], env=env, capture_output=True, text=True).stdout)
+    assert (counts["record_rows"], counts["live_documents"]) == (40, 40)
