@@ -18,7 +18,6 @@ old one.
 from __future__ import annotations
 
 import ctypes
-import fcntl
 import os
 import shutil
 import time
@@ -79,7 +78,10 @@ def record_rows(opened: OpenIndex) -> tuple[int, int]:
 
 def exchange(first: Path, second: Path) -> None:
     """Swap two paths in one atomic rename (Linux ``renameat2(RENAME_EXCHANGE)``); OSError where it cannot."""
-    libc = ctypes.CDLL(None, use_errno=True)
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except (OSError, TypeError):  # no C library to load this way (Windows)
+        raise OSError(38, "renameat2 is not available on this system") from None
     renameat2 = getattr(libc, "renameat2", None)
     if renameat2 is None:
         raise OSError(38, "renameat2 is not available on this system")  # ENOSYS
@@ -180,6 +182,8 @@ def _copy(folder: Path, copy: Path, opened: OpenIndex, batch: int, progress: Cal
 
 def _swap_if_unchanged(folder: Path, copy: Path, copied: bytes) -> None:
     """Swap ``copy`` into ``folder``'s place, holding tantivy's writer lock file, if no commit came since ``copied``."""
+    import fcntl  # POSIX only; _check_exchange refused other systems before the copy
+
     lock = os.open(folder / TANTIVY_DIR / WRITER_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -98,20 +99,29 @@ def test_another_writer_holding_the_lock_stops_it_and_nothing_changes(tmp_path: 
     assert record_bytes(engine.root / "t") == grown and sorted(os.listdir(engine.root)) == ["t"]
 
 
+def _before_the_swap(monkeypatch: pytest.MonkeyPatch, meanwhile: Callable[[], None]) -> None:
+    """Run ``meanwhile`` once the copy is done and its writer lock released, just before the swap."""
+    swap = _compact._swap_if_unchanged
+
+    def late(folder: Path, copy: Path, copied: bytes) -> None:
+        meanwhile()
+        swap(folder, copy, copied)
+
+    monkeypatch.setattr(_compact, "_swap_if_unchanged", late)
+
+
 def test_a_commit_landing_between_copy_and_swap_leaves_the_index_as_that_commit_made_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     engine = _grown(tmp_path)
     other = EmbeddedEngine(tmp_path / "home")
-    swap = _compact._swap_if_unchanged
     late, vector = _doc(7, 5)
 
-    def after_a_late_commit(folder: Path, copy: Path, copied: bytes) -> None:
-        put(other, [(late, vector)])  # the copy's lock is released for the swap: another process commits
-        other.close()  # and ends
-        swap(folder, copy, copied)
+    def commit_and_end() -> None:  # as another process: it commits, then ends (its lock goes back)
+        put(other, [(late, vector)])
+        other.close()
 
-    monkeypatch.setattr(_compact, "_swap_if_unchanged", after_a_late_commit)
+    _before_the_swap(monkeypatch, commit_and_end)
     with pytest.raises(StorageError, match="committed to it during the compaction; nothing changed"):
         engine.compact("t")
     assert EmbeddedEngine(tmp_path / "home").get("t", ["d7"])["d7"].document == late
@@ -121,13 +131,7 @@ def test_a_commit_landing_between_copy_and_swap_leaves_the_index_as_that_commit_
 def test_a_writer_opening_between_copy_and_swap_stops_the_swap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     engine = _grown(tmp_path)
     other = EmbeddedEngine(tmp_path / "home")
-    swap = _compact._swap_if_unchanged
-
-    def after_a_writer_opened(folder: Path, copy: Path, copied: bytes) -> None:
-        other.ensure_writable("t")
-        swap(folder, copy, copied)
-
-    monkeypatch.setattr(_compact, "_swap_if_unchanged", after_a_writer_opened)
+    _before_the_swap(monkeypatch, lambda: other.ensure_writable("t"))
     grown = record_bytes(engine.root / "t")
     with pytest.raises(StorageError, match="began writing to it during the compaction"):
         engine.compact("t")
