@@ -108,6 +108,18 @@ def _check_exchange(root: Path) -> None:
             shutil.rmtree(probe, ignore_errors=True)
 
 
+def _check_room(folder: Path, live_share: float) -> None:
+    """Refuse before the copy when the disk cannot hold it: about the index's size times its live rows' share."""
+    size = sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+    needed = int(size * live_share)
+    free = shutil.disk_usage(folder.parent).free
+    if needed > free:
+        raise StorageError(
+            f"index {folder.name!r}: compacting needs about {needed / 2**20:,.1f} MiB free beside it for the copy, "
+            f"{free / 2**20:,.1f} MiB are; free some space first"
+        )
+
+
 def compact(opened: OpenIndex, batch: int, progress: Callable[[int], None] | None = None) -> CompactSummary:
     """Rewrite ``opened`` into new record files holding only its live documents' rows (see the module docstring).
 
@@ -141,7 +153,8 @@ def compact(opened: OpenIndex, batch: int, progress: Callable[[int], None] | Non
     shutil.rmtree(copy, ignore_errors=True)  # what an interrupted compaction left
     try:
         copied_commit = read_commit(folder)  # under the lock: the newest commit
-        live = int(opened.searcher().num_docs)
+        rows, live = record_rows(opened)
+        _check_room(folder, live / rows if rows else 1.0)
         before = record_bytes(folder)
         copied = _copy(folder, copy, opened, batch, progress)
         if copied != live:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -189,3 +190,13 @@ def test_optimize_tells_when_most_rows_are_dead_and_compact_leaves_none(tmp_path
     assert quiet.strip() == "t: nothing to do (1 segment)"
     counts = json.loads(subprocess.run([*optimize, "--json"], env=env, capture_output=True, text=True).stdout)
     assert (counts["record_rows"], counts["live_documents"]) == (40, 40)
+
+
+def test_a_disk_too_full_for_the_copy_is_told_before_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = _grown(tmp_path)
+    full = SimpleNamespace(total=10**9, used=10**9, free=1000)
+    monkeypatch.setattr(_compact.shutil, "disk_usage", lambda path: full)
+    copied: list[int] = []
+    with pytest.raises(StorageError, match=r"needs about [0-9.]+ MiB free beside it for the copy, 0\.0 MiB are"):
+        engine.compact("t", progress=copied.append)
+    assert copied == [] and sorted(os.listdir(engine.root)) == ["t"]
