@@ -14,6 +14,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import pytest
+import shellingham
 from typer.testing import CliRunner
 
 import bmb_es._api
@@ -29,7 +30,10 @@ def test_version_is_the_package_version() -> None:
     assert result.exit_code == 0 and result.stdout == f"bmb-es {version('bmb-es')}\n"
 
 
-def test_shell_completion_is_offered_and_completes_commands_and_options() -> None:
+def test_shell_completion_is_offered_and_completes_commands_and_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    # typer asks shellingham which shell runs it (from the process tree): a test run whose parent is no shell (a
+    # detached job, some CI runners) would get none. The script asked for here is bash's.
+    monkeypatch.setattr(shellingham, "detect_shell", lambda: ("bash", "/bin/bash"))
     shown = CliRunner().invoke(app, ["--show-completion", "bash"], prog_name="bmb-es")
     assert shown.exit_code == 0 and "complete -o default -F _bmb_es_completion bmb-es" in shown.stdout
     assert "--install-completion" in CliRunner().invoke(app, ["--help"], env={"COLUMNS": "200"}).stdout
