@@ -45,7 +45,8 @@ Steps (per size, each in its own child process, niceness inherited)
     ``vectors.f32`` (what it does now);
     ``merge-setup`` ingests the two halves of the corpus into two indices, and ``merge`` times ``bmb-es merge`` of
     them into one; ``compact``: a tenth of the documents re-indexed unchanged, then ``bmb-es optimize --compact``
-    (time, peak RSS, record files before and after); ``tantivy``: the same texts in a raw tantivy index with a default schema (title and abstract
+    (time, peak RSS, record files before and after);
+    ``tantivy``: the same texts in a raw tantivy index with a default schema (title and abstract
     with the ``default`` tokenizer: no stemming, no stop words; one writer thread and the engine's 128 MB heap)
     and its BM25 latency (``parse_query_lenient`` over both fields, top 10 ids); ``bm25s``: index build and
     single-question latency of ``bm25s`` (its own tokenizer, English stop words, no stemmer: PyStemmer is not
