@@ -25,8 +25,8 @@ def _require_cluster(engine: Engine, what: str) -> Any:
 
 
 def server_pipeline_embedder(engine: Engine, index: str, model_id: str) -> Embedder:
-    """For ``index --server-pipeline``: put the ingest pipeline, check that the cluster's model embeds sample texts
-    as the index's model does here (query vectors are computed here), and route documents through it."""
+    """For ``index --server-pipeline``: check that the cluster's model embeds sample texts as the index's model does
+    here (query vectors are computed here), then put the ingest pipeline and route documents through it."""
     from ..embedding import load_embedder
 
     cluster = _require_cluster(engine, "--server-pipeline")
@@ -150,9 +150,10 @@ def setup_command(
             where = cluster.config.describe() if cluster.config else cluster.label
             typer.echo(f"index {index}: ready on {where} for {meta.model} ({meta.dimension}-d)")
             if pipeline_model:
+                # The cluster's model must embed as this one does (query vectors are computed here): tried
+                # inline first, so a refused pipeline is never stored.
+                lowest = cluster.check_pipeline(pipeline_model, embedder or load_embedder(model))
                 pipeline = cluster.put_ingest_pipeline(pipeline_model)
-                # The cluster's model must embed as this one does: query vectors are computed here.
-                lowest = cluster.check_pipeline(pipeline, pipeline_model, embedder or load_embedder(model))
                 typer.echo(f"ingest pipeline: {pipeline} (sample texts: cosine {lowest:.5f} to {meta.model})")
             if hybrid:
                 if cluster.kind != "opensearch":

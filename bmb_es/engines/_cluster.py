@@ -346,21 +346,25 @@ class ClusterEngine:
         here) the pipeline is first tried on sample texts and refused unless it agrees (:meth:`check_pipeline`).
         """
         meta = self.index_meta(index)
-        pipeline = self.put_ingest_pipeline(model_id)
         if client is not None:
-            self.check_pipeline(pipeline, model_id, client)
-        self.ingest_pipeline = pipeline
+            self.check_pipeline(model_id, client)
+        self.ingest_pipeline = self.put_ingest_pipeline(model_id)
         return ServerSideEmbedder(meta)
 
-    def check_pipeline(self, pipeline: str, model_id: str, client: Embedder) -> float:
-        """Embed :data:`PIPELINE_CHECK_TEXTS` through ``pipeline`` (the ``_simulate`` API, nothing stored) and
-        compare with ``client``'s vectors; the lowest cosine, or :class:`ModelMismatchError` below
+    def check_pipeline(self, model_id: str, client: Embedder) -> float:
+        """Embed :data:`PIPELINE_CHECK_TEXTS` through the ingest pipeline for ``model_id`` and compare with
+        ``client``'s vectors; the lowest cosine, or :class:`ModelMismatchError` below
         :data:`~bmb_es.embedding.MIN_COSINE` (query vectors, computed here, would not match the stored ones).
+
+        The pipeline is sent inline to the ``_simulate`` API: nothing is stored, so a refused pipeline never
+        lands on the cluster. Put it (:meth:`put_ingest_pipeline`) once this returns.
         """
+        pipeline = pipeline_id(model_id)
         texts = list(PIPELINE_CHECK_TEXTS)
         docs = [{"_source": {EMBED_TEXT_FIELD: text}} for text in texts]
         with self._errors(f"trying ingest pipeline {pipeline!r} on sample texts"):
-            response = self.client.ingest.simulate(id=pipeline, body={"docs": docs})
+            body = {"pipeline": ingest_pipeline_body(self.kind, model_id), "docs": docs}
+            response = self.client.ingest.simulate(body=body)
         rows = []
         for item in response.get("docs", []):
             source = (item.get("doc") or {}).get("_source") or {}

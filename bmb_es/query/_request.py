@@ -45,16 +45,17 @@ class FieldBoost:
     boost: float = 1.0
 
     @classmethod
-    def parse(cls, spec: str, path: str = "fields") -> FieldBoost:
+    def parse(cls, spec: str, where: str = "request body: fields") -> FieldBoost:
+        """``name`` or ``name^boost``; ``where`` starts each error (a body path, or a CLI option: ``--fields``)."""
         name, _, boost = spec.partition("^")
         if not name:
-            raise QueryError(f"request body: {path}: empty field name in {spec!r}")
+            raise QueryError(f"{where}: empty field name in {spec!r}")
         try:
             weight = float(boost) if boost else 1.0
         except ValueError:
-            raise QueryError(f"request body: {path}: bad boost in {spec!r}") from None
+            raise QueryError(f"{where}: bad boost in {spec!r}") from None
         if not math.isfinite(weight) or weight < 0:
-            raise QueryError(f"request body: {path}: the boost in {spec!r} must be a finite number >= 0")
+            raise QueryError(f"{where}: the boost in {spec!r} must be a finite number >= 0")
         return cls(name, weight)
 
     def __str__(self) -> str:
@@ -443,7 +444,7 @@ def _parse_query(query: Mapping[str, Any]) -> tuple[str, tuple[FieldBoost, ...],
     if not isinstance(fields, list) or not fields or not all(isinstance(item, str) for item in fields):
         raise QueryError("request body: query.multi_match.fields must be a non-empty list of field names")
     tie = 1.0 if kind == "most_fields" else _number(clause.get("tie_breaker", 0.0), "query.multi_match.tie_breaker")
-    return text.strip(), tuple(FieldBoost.parse(item, "query.multi_match.fields") for item in fields), tie
+    return text.strip(), tuple(FieldBoost.parse(item, "request body: query.multi_match.fields") for item in fields), tie
 
 
 def _parse_rescore(rescore: Any) -> tuple[Rerank, npt.NDArray[np.float64]]:

@@ -136,6 +136,11 @@ class _Handler(BaseHTTPRequestHandler):
         if path[:2] == ["_nodes", "_local"]:
             return 200, {"nodes": {"n1": {"version": c.info()["version"]["number"]}}}
         if path[0] == "_ingest" and path[-1] == "_simulate" and req.method in ("POST", "GET"):
+            named = path[2] if len(path) == 4 else None  # _ingest/pipeline/ID/_simulate, else the body's pipeline
+            if named is not None and named not in c.pipelines:
+                return _error(404, "resource_not_found_exception", f"pipeline [{named}] does not exist")
+            if named is None and "pipeline" not in req.body:
+                return _error(400, "parse_exception", "[pipeline] required property is missing")
             return 200, {"docs": [self._simulated(doc["_source"]) for doc in req.body["docs"]]}
         if path[0] == "_ingest" and req.method == "PUT":
             c.pipelines[path[2]] = req.body

@@ -428,8 +428,10 @@ def test_server_pipeline_is_tried_on_sample_texts_and_refused_when_its_model_dif
     engine.create_index("papers", IndexMeta(client.name, client.dimension))
     cluster.pipeline_model = lambda text: client.embed([text])[0].tolist()  # the same model on the cluster
     assert engine.use_server_pipeline("papers", "m", client) is not None  # type: ignore[attr-defined]
-    assert engine.check_pipeline("bmb-es-embed-m", "m", client) == pytest.approx(1.0)  # type: ignore[attr-defined]
+    assert engine.check_pipeline("m", client) == pytest.approx(1.0)  # type: ignore[attr-defined]
     simulated = [r for r in cluster.requests if r.path.endswith("/_simulate")]
+    assert simulated[0].path == "/_ingest/pipeline/_simulate"  # the pipeline inline: tried before it is stored
+    assert simulated[0].body["pipeline"] == cluster.pipelines["bmb-es-embed-m"]  # what was then put
     assert [doc["_source"]["embed_text"] for doc in simulated[0].body["docs"]] == list(PIPELINE_CHECK_TEXTS)
 
     # A cluster model that reads less of each text (cut at 100 characters here): the vectors differ; refused,
@@ -437,13 +439,15 @@ def test_server_pipeline_is_tried_on_sample_texts_and_refused_when_its_model_dif
     cluster.pipeline_model = lambda text: client.embed([text[:100]])[0].tolist()
     other = open_engine(environ=env_for(cluster))
     refused = r"embeds a sample text differently from hash-model: cosine -?0\.\d{4}"
+    cluster.pipelines.clear()
     with pytest.raises(ModelMismatchError, match=refused):
         other.use_server_pipeline("papers", "m", client)  # type: ignore[attr-defined]
     assert other.ingest_pipeline is None  # type: ignore[attr-defined]
+    assert cluster.pipelines == {}  # a refused pipeline is never stored
 
     cluster.pipeline_model = None  # no ML node: the simulated documents fail
     with pytest.raises(bmb_es.ClusterError, match="failed on a sample text: no ml nodes"):
-        other.check_pipeline("bmb-es-embed-m", "m", client)  # type: ignore[attr-defined]
+        other.check_pipeline("m", client)  # type: ignore[attr-defined]
 
 
 @pytest.mark.slow
