@@ -140,12 +140,17 @@ def per_query(run: Ranking, qrels: Mapping[str, Mapping[str, int]], metric: str)
     return dict(zip(sorted(qrels), evaluate(run, qrels, [metric])[metric], strict=True))
 
 
-def bioasq_arguments(description: str | None, argv: list[str] | None) -> argparse.Namespace | None:
-    """``--data`` (a BioASQ folder with golden/), ``--model`` and ``--out``; None after saying what is missing."""
+def bioasq_arguments(
+    description: str | None, argv: list[str] | None, nfcorpus: bool = False
+) -> argparse.Namespace | None:
+    """``--data`` (a BioASQ folder with golden/), ``--model``, ``--out`` and, with ``nfcorpus``, ``--nfcorpus``
+    (a scored-only NFCorpus folder); None after saying what is missing."""
     parser = argparse.ArgumentParser(description=description.splitlines()[0] if description else None)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--model", default="default")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
+    if nfcorpus:
+        parser.add_argument("--nfcorpus", type=Path, default=DEFAULT_DATA.parent / "nfcorpus")
     args = parser.parse_args(argv)
     if not (args.data / "golden").is_dir():
         print(f"error: {args.data}: no golden/ folder (BioASQ 4B-7B golden sets)", file=sys.stderr)
