@@ -24,6 +24,7 @@ Results: ``<out>/cross-encoder-<time>.json|md``. The trained model is kept in ``
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import shlex
 import sys
@@ -37,7 +38,7 @@ import bmb_es
 from bmb_es import EmbeddedEngine
 from bmb_es._ingest import ingest
 from bmb_es.bench.datasets import IRDataset, load_nfcorpus
-from bmb_es.bench.metrics import Ranking
+from bmb_es.bench.metrics import Ranking, significance
 from bmb_es.bench.report import envelope, machine_line, md_table, write_results
 from bmb_es.embedding import load_embedder
 
@@ -52,6 +53,7 @@ NEGATIVE_SKIP = 10
 NEGATIVE_DEPTH = 50
 MIX = 0.5  # fixed before the run: the default's and the cross-encoder's min-max scores, equally
 SEED = 13
+TRAINING_RECORD = "bmb-training.json"  # steps, batch and seconds of the run that trained the model in --work
 
 
 def arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -65,6 +67,9 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--learning-rate", type=float, default=4e-5)
     parser.add_argument("--work", type=Path, default=Path("/tmp/bmb-cross-encoder"))
     parser.add_argument("--out", type=Path, default=Path("/tmp/bmb-bench-results"))
+    parser.add_argument(
+        "--reuse-model", action="store_true", help="Score the model a previous run left in --work/model (no training)."
+    )
     return parser.parse_args(argv)
 
 
@@ -178,16 +183,18 @@ def rescored(
     for qid, ranking in first.items():
         top = ranking[:depth]
         started = time.perf_counter()
-        with torch.inference_mode():
-            encoded = tokenizer(
-                [queries[qid]] * len(top),
-                [texts[doc] for doc in top],
-                truncation="only_second",
-                max_length=args.max_length,
-                padding=True,
-                return_tensors="pt",
-            )
-            logits = model(**encoded).logits.squeeze(-1).numpy().astype(np.float64) if top else np.zeros(0)
+        logits = np.zeros(0)
+        if top:  # a question BM25 matches nowhere has nothing to re-order
+            with torch.inference_mode():
+                encoded = tokenizer(
+                    [queries[qid]] * len(top),
+                    [texts[doc] for doc in top],
+                    truncation="only_second",
+                    max_length=args.max_length,
+                    padding=True,
+                    return_tensors="pt",
+                )
+                logits = model(**encoded).logits.squeeze(-1).numpy().astype(np.float64)
         spent += time.perf_counter() - started
         rest = ranking[depth:]
         alone[qid] = [top[i] for i in np.argsort(-logits, kind="stable")] + rest
@@ -226,7 +233,14 @@ def main(argv: list[str] | None = None) -> int:
     positives = sum(1 for _, _, label in pairs if label > 0)
     print(f"{len(pairs)} training pairs ({positives} positive)", file=sys.stderr)
     folder = args.work / "model"
-    seconds, seen = train(pairs, args, folder)
+    if args.reuse_model and (folder / TRAINING_RECORD).is_file():
+        record = json.loads((folder / TRAINING_RECORD).read_text(encoding="utf-8"))
+        seconds, seen = float(record["seconds"]), int(record["pairs_seen"])
+        args.steps, args.batch = int(record["steps"]), int(record["batch"])  # what the model was trained with
+    else:
+        seconds, seen = train(pairs, args, folder)
+        record = {"seconds": seconds, "pairs_seen": seen, "steps": args.steps, "batch": args.batch, "seed": SEED}
+        (folder / TRAINING_RECORD).write_text(json.dumps(record), encoding="utf-8")
 
     rows: list[list[object]] = []
     evaluated: list[tuple[str, IRDataset, set[str]]] = [
@@ -242,11 +256,18 @@ def main(argv: list[str] | None = None) -> int:
         texts = {doc.id: doc.abstract for doc in dataset.documents}
         alone, mixed, ce_seconds = rescored(first, scores, dataset.queries, texts, folder, args)
         qrels = {q: dataset.qrels[q] for q in first}
-        for system, run in (("default (rerank)", first), ("cross-encoder alone", alone), ("0.5/0.5 mix", mixed)):
+        tested = "ndcg@10" if label == "nfcorpus" else "mrr@10"  # each set's own target measure
+        p_values = significance(qrels, first, {"alone": alone, "mix": mixed}, tested)
+        for system, run, key in (
+            ("default (rerank)", first, None),
+            ("cross-encoder alone", alone, "alone"),
+            ("0.5/0.5 mix", mixed, "mix"),
+        ):
             mrr = float(np.mean(list(per_query(run, qrels, "mrr@10").values())))
             ndcg = float(np.mean(list(per_query(run, qrels, "ndcg@10").values())))
-            cost = default_seconds if system.startswith("default") else default_seconds + ce_seconds
-            rows.append([label, len(first), system, mrr, ndcg, 1000 * cost])
+            cost = default_seconds if key is None else default_seconds + ce_seconds
+            p_value = "—" if key is None else f"{p_values[key]:.3f} ({tested})"
+            rows.append([label, len(first), system, mrr, ndcg, p_value, 1000 * cost])
         print(f"{label} scored", file=sys.stderr)
     payload["results"] = {
         "pairs": len(pairs),
@@ -255,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         "pairs_seen": seen,
         "rows": rows,
     }
-    head = ["set", "questions", "system", "MRR@10", "nDCG@10", "ms / question"]
+    head = ["set", "questions", "system", "MRR@10", "nDCG@10", "p vs default", "ms / question"]
     markdown = "\n".join(
         [
             "# Cross-encoder stage: trained on BioASQ 4B-6B, scored on 7B and NFCorpus\n",
@@ -265,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
             f"({seen} pairs seen), max length {args.max_length}, {seconds:.0f} s on this machine's CPU.\n",
             md_table(head, rows),
             f"\nThe cross-encoder re-orders the default's top {args.rerank_depth}; ms / question adds its cost to "
-            "the default's whole search.\n",
+            "the default's whole search. p: paired t-test (ranx) against the default on each set's target measure.\n",
         ]
     )
     json_path, md_path = write_results(args.out, "cross-encoder", payload, markdown)
