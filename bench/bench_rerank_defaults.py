@@ -91,10 +91,11 @@ def question_years(root: Path) -> dict[str, str]:
 
 
 def minmax(values: np.ndarray) -> np.ndarray:
+    """``values`` mapped onto 0..1 as the product's fusion maps BM25 scores: all alike (or one) map to 1."""
     if values.size == 0:
         return values
     low, high = float(values.min()), float(values.max())
-    return np.zeros_like(values) if high == low else (values - low) / (high - low)
+    return np.ones_like(values) if high == low else (values - low) / (high - low)
 
 
 def rrf(*rankings: Sequence[str]) -> list[str]:

@@ -73,8 +73,9 @@ class Scored:
 class Fusion:
     """``bm25_weight * minmax(bm25) + (1 - bm25_weight) * cosine`` over every candidate of every leg.
 
-    ``minmax`` maps the BM25 scores the candidates have onto 0..1 (one score, or all equal: 0); a candidate that
-    BM25 did not return counts 0. Ties keep the order of first appearance, so fusion is deterministic.
+    ``minmax`` maps the BM25 scores the candidates have onto 0..1: the best is always 1, so one BM25 hit, or hits
+    that all score alike, count 1 (they are BM25's best); a candidate that BM25 did not return counts 0. Ties keep
+    the order of first appearance, so fusion is deterministic.
     """
 
     bm25_weight: float = DEFAULT_BM25_WEIGHT
@@ -107,7 +108,12 @@ class Fusion:
         for item in merged.values():
             if item.cosine is None:
                 raise QueryError(f"fusion: no cosine for document {item.id!r}")
-            lexical = (item.bm25 - low) / span if item.bm25 is not None and span > 0 else 0.0
+            if item.bm25 is None:
+                lexical = 0.0
+            elif span == 0:  # one score, or all alike: each is BM25's best (at 0, a lone hit fell behind kNN's)
+                lexical = 1.0
+            else:
+                lexical = (item.bm25 - low) / span
             scored.append((item, self.bm25_weight * lexical + (1.0 - self.bm25_weight) * item.cosine))
         # sorted() is stable and dicts keep insertion order: equal scores stay in order of first appearance.
         return sorted(scored, key=lambda pair: -pair[1])

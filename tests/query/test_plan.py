@@ -110,13 +110,24 @@ def test_fusion_is_the_weighted_sum_of_min_max_bm25_and_cosine() -> None:
 def test_fusion_merges_sightings_keeps_first_order_on_ties_and_needs_every_cosine() -> None:
     fused = Fusion(0.5).fuse([Scored("a", 3.0, None), Scored("b", 3.0, 0.2), Scored("a", None, 0.2)])
     assert [(item.id, item.bm25, item.cosine, score) for item, score in fused] == [
-        ("a", 3.0, 0.2, pytest.approx(0.1)),
-        ("b", 3.0, 0.2, pytest.approx(0.1)),
+        ("a", 3.0, 0.2, pytest.approx(0.6)),  # BM25 scores all alike: each is BM25's best, lexical part 1
+        ("b", 3.0, 0.2, pytest.approx(0.6)),
     ]
     with pytest.raises(QueryError, match="no cosine for document 'x'"):
         Fusion().fuse([Scored("x", 1.0, None)])
     with pytest.raises(QueryError, match="between 0 and 1"):
         Fusion(1.5)
+
+
+def test_the_only_bm25_hit_keeps_its_lexical_part_against_dense_only_candidates() -> None:
+    # A rare word matches one document; kNN brings documents a little closer in cosine. The BM25 hit is BM25's
+    # best, so it counts 1 (as the best does when BM25 returns several), not 0 like the candidates it never found.
+    fused = Fusion(0.3).fuse([Scored("only", 4.2, 0.30), Scored("near", None, 0.40), Scored("nearer", None, 0.45)])
+    assert [(item.id, score) for item, score in fused] == [
+        ("only", pytest.approx(0.3 + 0.7 * 0.30)),
+        ("nearer", pytest.approx(0.7 * 0.45)),
+        ("near", pytest.approx(0.7 * 0.40)),
+    ]
 
 
 def test_a_cluster_hit_tells_its_parts_through_its_score() -> None:
