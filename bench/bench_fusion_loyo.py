@@ -19,6 +19,12 @@ each set, with its low-coverage subset (questions sharing <= 30 % of content wor
 choice is the setting picked on all four years, in three families: every setting; no kNN leg (the default mode's
 family, ``rerank+feedback`` included); feedback settings (the ``feedback`` mode's ``m`` and ``b``).
 
+Two more families are explored, picked within themselves and never among the others, to show where the trade-off
+between few and many relevant texts lies: ``mixed feedback`` (``feedback``'s candidates scored with the mean of
+the question's and the moved vector's cosines, so the moved vector drifts less) and ``adaptive`` (``rerank`` or
+``hybrid`` whose BM25 weight drops from the shipped ``w`` to ``wl`` when BM25's top hit holds under ``t`` of the
+question's content words, so dense leads where BM25 barely matches).
+
 With ``--nfcorpus DIR`` (default: ``../shared/data/nfcorpus`` when present) every setting is also scored on
 NFCorpus test (nDCG@10), a column that is reported and never used to pick.
 
@@ -76,6 +82,9 @@ TOP_KS = (20, 50, 100)
 WEIGHTS = tuple(round(0.1 * step, 1) for step in range(0, 11))
 FEEDBACK_DOCS = (3, 5, 10)
 FEEDBACK_WEIGHTS = (0.5, 1.0, 2.0)
+ADAPTIVE_COVERAGES = (0.4, 0.6, 0.8)  # t: the BM25 top hit's share of the question's content words
+ADAPTIVE_WEIGHTS = (0.0, 0.1, 0.2)  # wl: the BM25 weight below t
+EXPLORED = ("mixed feedback", "adaptive")  # setting-name prefixes of the explored families: never a default
 TYPES = ("factoid", "list", "yesno", "summary")
 SHIPPED: dict[Mode, str] = {
     "rerank": f"rerank w={DEFAULT_BM25_WEIGHT} @{DEFAULT_TOP_K}",
@@ -148,6 +157,48 @@ def feedback_settings(
     return out
 
 
+def explored_settings(
+    first: Sequence[str],
+    bm25: Sequence[str],
+    scores: np.ndarray,
+    ids: Sequence[str],
+    matrix: np.ndarray,
+    position: Mapping[str, int],
+    vector: np.ndarray,
+    top_coverage: float,
+) -> dict[str, list[str]]:
+    """The explored families' rankings (see the module docstring), at the shipped ``w`` and ``k``.
+
+    ``top_coverage`` is the share of the question's content words found in BM25's top hit.
+    """
+    k, w = DEFAULT_TOP_K, DEFAULT_BM25_WEIGHT
+    top = list(bm25[:k])
+    normed = dict(zip(top, minmax(scores[:k]), strict=True))
+    asked = matrix @ vector.astype(np.float32)
+    dense = [ids[i] for i in np.argsort(-asked, kind="stable")[:k]]
+    out: dict[str, list[str]] = {}
+    for m in FEEDBACK_DOCS:
+        for b in FEEDBACK_WEIGHTS:
+            moved = matrix @ Feedback(m, b).vector(vector, [matrix[position[doc]] for doc in first[:m]]).astype(
+                np.float32
+            )
+            pool = list(dict.fromkeys(top + [ids[i] for i in np.argsort(-moved, kind="stable")[:k]]))
+            fused = np.asarray(
+                [w * normed.get(doc, 0.0) + (1 - w) * (asked[position[doc]] + moved[position[doc]]) / 2 for doc in pool]
+            )
+            out[f"mixed feedback m={m} b={b}"] = [pool[i] for i in np.argsort(-fused, kind="stable")][:DEPTH]
+    for kind, pool in (("rerank", top), ("hybrid", list(dict.fromkeys(top + dense)))):
+        for t in ADAPTIVE_COVERAGES:
+            for low in ADAPTIVE_WEIGHTS:
+                weight = low if top_coverage < t else w
+                fused = np.asarray(
+                    [weight * normed.get(doc, 0.0) + (1 - weight) * asked[position[doc]] for doc in pool]
+                )
+                ranked = [pool[i] for i in np.argsort(-fused, kind="stable")]
+                out[f"adaptive {kind} t={t} wl={low}"] = (ranked + list(bm25[k:]))[:DEPTH]
+    return out
+
+
 def product_check(runs: Mapping[str, Ranking], product: Mapping[str, Ranking], seconds: float) -> dict[str, float]:
     """Per shipped mode, the share of questions whose ``bmb_es.search`` top 10 is the simulated setting's; and the
     product's seconds."""
@@ -195,6 +246,7 @@ def rank_texts(
     """Every setting's run over ``documents`` (indexed as ``index``) and the product's runs of the shipped modes."""
     ingest(documents, engine, index, embedder)
     ids = [doc.id for doc in documents]
+    joined = {doc.id: " ".join(part for part in (doc.title, doc.abstract, doc.body) if part) for doc in documents}
     position = {doc: i for i, doc in enumerate(ids)}
     stored = engine.get(index, ids)
     matrix = np.stack([np.asarray(stored[doc].vector, dtype=np.float32) for doc in ids])
@@ -215,6 +267,8 @@ def rank_texts(
         rankings = settings_of(bm25, scores, cosine, dense)
         first = rankings[SHIPPED["rerank"]]
         rankings.update(feedback_settings(first, bm25, scores, ids, unit, position, vectors[row]))
+        coverage = content_coverage(texts[row], joined[bm25[0]]) if bm25 else 0.0
+        rankings.update(explored_settings(first, bm25, scores, ids, unit, position, vectors[row], coverage))
         for name, ranking in rankings.items():
             runs.setdefault(name, {})[qid] = ranking
     product: dict[str, Ranking] = {}
@@ -241,6 +295,8 @@ def main(argv: list[str] | None = None) -> int:
             "weights": WEIGHTS,
             "feedback_documents": FEEDBACK_DOCS,
             "feedback_weights": FEEDBACK_WEIGHTS,
+            "adaptive_coverages": ADAPTIVE_COVERAGES,
+            "adaptive_weights": ADAPTIVE_WEIGHTS,
             "types": TYPES,
         },
     )
@@ -279,13 +335,15 @@ def main(argv: list[str] | None = None) -> int:
     def in_years(qset: QuestionSet, years: Sequence[str]) -> set[str]:
         return {q for q, y in qset.years.items() if y in years}
 
-    every = [name for name in values[sets[0].name] if name != "dense"]
+    every = [name for name in values[sets[0].name] if name != "dense" and not name.startswith(EXPLORED)]
     families = {
         "every setting": every,
         # The cheap family: no kNN leg, so the default costs one BM25 search plus cosines on any engine size.
         "no kNN leg": [name for name in every if not name.startswith(("hybrid", "RRF(BM25, dense)", "feedback"))],
         # The feedback mode's own m and b (not a candidate default: it needs a kNN leg and a second pass).
         "feedback": [name for name in every if name.startswith("feedback")],
+        # Explored: picked within themselves only, to show the trade-off (module docstring); never a default.
+        **{f"{prefix} (explored)": [n for n in values[sets[0].name] if n.startswith(prefix)] for prefix in EXPLORED},
     }
 
     def objective(setting: str, years: Sequence[str]) -> float:

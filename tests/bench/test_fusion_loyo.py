@@ -1,0 +1,99 @@
+"""bench/bench_fusion_loyo.py's simulated settings agree with each other on synthetic vectors (no model)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import pairwise
+
+import numpy as np
+import pytest
+
+from bench.bench_fusion_loyo import (
+    ADAPTIVE_COVERAGES,
+    ADAPTIVE_WEIGHTS,
+    SHIPPED,
+    explored_settings,
+    feedback_settings,
+    settings_of,
+)
+from bench.bench_rerank_defaults import minmax
+from bmb_es.query import DEFAULT_BM25_WEIGHT, DEFAULT_TOP_K, Feedback
+
+
+@dataclass
+class Question:
+    """A corpus of unit vectors, a question's vector and a BM25 run over part of the corpus."""
+
+    ids: list[str]
+    unit: np.ndarray
+    vector: np.ndarray
+    bm25: list[str]
+    scores: np.ndarray
+
+    @property
+    def position(self) -> dict[str, int]:
+        return {doc: i for i, doc in enumerate(self.ids)}
+
+    @property
+    def asked(self) -> np.ndarray:
+        return self.unit @ self.vector.astype(np.float32)
+
+    def settings(self, coverage: float) -> dict[str, list[str]]:
+        """Every simulated setting's ranking, the explored ones with BM25's top hit at ``coverage``."""
+        cosine = {doc: float(value) for doc, value in zip(self.ids, self.asked, strict=True)}
+        dense = [self.ids[i] for i in np.argsort(-self.asked, kind="stable")]
+        out = settings_of(self.bm25, self.scores, cosine, dense)
+        first = out[SHIPPED["rerank"]]
+        args = (first, self.bm25, self.scores, self.ids, self.unit, self.position, self.vector)
+        out.update(feedback_settings(*args))
+        out.update(explored_settings(*args, coverage))
+        return out
+
+
+def make_question(seed: int, size: int = 240, dim: int = 8) -> Question:
+    rng = np.random.default_rng(seed)
+    unit = rng.normal(size=(size, dim)).astype(np.float32)
+    unit /= np.linalg.norm(unit, axis=1, keepdims=True)
+    vector = rng.normal(size=dim)
+    vector /= np.linalg.norm(vector)
+    ids = [f"d{n}" for n in range(size)]
+    bm25 = [ids[i] for i in rng.permutation(size)[:150]]
+    scores = np.sort(rng.uniform(1.0, 20.0, size=len(bm25)))[::-1]
+    return Question(ids, unit, vector, bm25, scores)
+
+
+@pytest.mark.parametrize("kind", ["rerank", "hybrid"])
+def test_adaptive_is_the_shipped_fusion_when_bm25_matches_the_question_well(kind: str) -> None:
+    settings = make_question(0).settings(coverage=1.0)
+    shipped = settings[f"{kind} w={DEFAULT_BM25_WEIGHT} @{DEFAULT_TOP_K}"]
+    for t in ADAPTIVE_COVERAGES:
+        for low in ADAPTIVE_WEIGHTS:
+            assert settings[f"adaptive {kind} t={t} wl={low}"] == shipped
+
+
+def test_adaptive_rerank_below_the_coverage_takes_the_lower_weight() -> None:
+    question = make_question(1)
+    settings = question.settings(coverage=0.0)
+    t, low = ADAPTIVE_COVERAGES[0], ADAPTIVE_WEIGHTS[1]
+    assert settings[f"adaptive rerank t={t} wl={low}"] == settings[f"rerank w={low} @{DEFAULT_TOP_K}"]
+    # With no BM25 weight, BM25's top k is ordered by the question's cosine alone.
+    asked, position = question.asked, question.position
+    by_cosine = sorted(question.bm25[:DEFAULT_TOP_K], key=lambda doc: -asked[position[doc]])
+    assert settings[f"adaptive rerank t={t} wl=0.0"][:DEFAULT_TOP_K] == by_cosine
+
+
+def test_mixed_feedback_ranks_bm25_and_moved_candidates_by_the_mean_cosine() -> None:
+    question = make_question(2)
+    settings = question.settings(coverage=0.5)
+    ranking = settings["mixed feedback m=5 b=1.0"]
+    assert len(ranking) == len(set(ranking)) == 100
+    # Candidates outside BM25's top k can only come from the moved vector's kNN leg.
+    assert set(ranking) - set(question.bm25[:DEFAULT_TOP_K])
+    unit, position = question.unit, question.position
+    top = [unit[position[doc]] for doc in settings[SHIPPED["rerank"]][:5]]
+    moved = unit @ Feedback(5, 1.0).vector(question.vector, top).astype(np.float32)
+    asked = question.asked
+    normed = dict(zip(question.bm25[:DEFAULT_TOP_K], minmax(question.scores[:DEFAULT_TOP_K]), strict=True))
+    w = DEFAULT_BM25_WEIGHT
+    fused = [w * normed.get(d, 0.0) + (1 - w) * (asked[position[d]] + moved[position[d]]) / 2 for d in ranking]
+    assert all(a >= b - 1e-6 for a, b in pairwise(fused))
