@@ -127,75 +127,89 @@ def settings_of(
     return out
 
 
-def feedback_settings(
-    first: Sequence[str],
-    bm25: Sequence[str],
-    scores: np.ndarray,
-    ids: Sequence[str],
-    matrix: np.ndarray,
-    position: Mapping[str, int],
-    vector: np.ndarray,
-) -> dict[str, list[str]]:
-    """The ``feedback`` mode's ranking for every ``m`` and ``b``, at the shipped ``w`` and ``k``.
+@dataclass(frozen=True)
+class Corpus:
+    """The indexed texts' ids, their unit-length stored vectors (rows in id order) and each id's row."""
 
-    ``first`` is the shipped ``rerank`` ranking (the first pass); ``matrix`` holds unit-length document vectors.
-    """
-    k, w = DEFAULT_TOP_K, DEFAULT_BM25_WEIGHT
-    top = list(bm25[:k])
-    normed = dict(zip(top, minmax(scores[:k]), strict=True))
+    ids: list[str]
+    unit: np.ndarray
+    position: dict[str, int]
+
+    def cosines(self, vector: np.ndarray) -> np.ndarray:
+        """Every text's cosine with ``vector`` (a unit vector), in row order."""
+        return self.unit @ vector.astype(np.float32)
+
+    def nearest(self, cosines: np.ndarray, k: int) -> list[str]:
+        """The ids of the ``k`` largest ``cosines`` (exact kNN), best first."""
+        return [self.ids[i] for i in np.argsort(-cosines, kind="stable")[:k]]
+
+    def moved(self, run: FirstPass, m: int, b: float) -> np.ndarray:
+        """The cosines of the question's vector moved towards its first pass's top ``m`` texts with weight ``b``."""
+        return self.cosines(Feedback(m, b).vector(run.vector, [self.unit[self.position[d]] for d in run.first[:m]]))
+
+
+@dataclass(frozen=True)
+class FirstPass:
+    """One question's BM25 run (ids and scores, best first), the shipped ``rerank`` ranking and its vector."""
+
+    bm25: list[str]
+    scores: np.ndarray
+    first: list[str]
+    vector: np.ndarray
+
+    @property
+    def top(self) -> list[str]:
+        """BM25's top ``k`` at the shipped ``k``."""
+        return self.bm25[:DEFAULT_TOP_K]
+
+    @property
+    def normed(self) -> dict[str, float]:
+        """The BM25 part of the fusion for each of ``top`` (min-max over the top ``k``)."""
+        return dict(zip(self.top, minmax(self.scores[:DEFAULT_TOP_K]), strict=True))
+
+
+def ranked(pool: Sequence[str], scores: Sequence[float]) -> list[str]:
+    """``pool`` ordered by ``scores``, best first (ties keep the pool's order)."""
+    return [pool[i] for i in np.argsort(-np.asarray(scores), kind="stable")]
+
+
+def feedback_settings(run: FirstPass, corpus: Corpus) -> dict[str, list[str]]:
+    """The ``feedback`` mode's ranking for every ``m`` and ``b``, at the shipped ``w`` and ``k``, and the
+    ``rerank+feedback`` ranking (the moved vector re-scores only BM25's top ``k``)."""
+    w, top, normed, at = DEFAULT_BM25_WEIGHT, run.top, run.normed, corpus.position
     out: dict[str, list[str]] = {}
     for m in FEEDBACK_DOCS:
         for b in FEEDBACK_WEIGHTS:
-            moved = Feedback(m, b).vector(vector, [matrix[position[doc]] for doc in first[:m]])
-            cosine = matrix @ moved.astype(np.float32)
-            dense = [ids[i] for i in np.argsort(-cosine, kind="stable")[:k]]
-            pool = list(dict.fromkeys(top + dense))
-            fused = np.asarray([w * normed.get(doc, 0.0) + (1 - w) * cosine[position[doc]] for doc in pool])
-            out[f"feedback m={m} b={b}"] = [pool[i] for i in np.argsort(-fused, kind="stable")][:DEPTH]
-            rescored = np.asarray([w * normed[doc] + (1 - w) * cosine[position[doc]] for doc in top])
-            out[f"rerank+feedback m={m} b={b}"] = [top[i] for i in np.argsort(-rescored, kind="stable")]
+            cosine = corpus.moved(run, m, b)
+            pool = list(dict.fromkeys(top + corpus.nearest(cosine, DEFAULT_TOP_K)))
+            fused = [w * normed.get(doc, 0.0) + (1 - w) * cosine[at[doc]] for doc in pool]
+            out[f"feedback m={m} b={b}"] = ranked(pool, fused)[:DEPTH]
+            rescored = [w * normed[doc] + (1 - w) * cosine[at[doc]] for doc in top]
+            out[f"rerank+feedback m={m} b={b}"] = ranked(top, rescored)
     return out
 
 
-def explored_settings(
-    first: Sequence[str],
-    bm25: Sequence[str],
-    scores: np.ndarray,
-    ids: Sequence[str],
-    matrix: np.ndarray,
-    position: Mapping[str, int],
-    vector: np.ndarray,
-    top_coverage: float,
-) -> dict[str, list[str]]:
+def explored_settings(run: FirstPass, corpus: Corpus, top_coverage: float) -> dict[str, list[str]]:
     """The explored families' rankings (see the module docstring), at the shipped ``w`` and ``k``.
 
     ``top_coverage`` is the share of the question's content words found in BM25's top hit.
     """
-    k, w = DEFAULT_TOP_K, DEFAULT_BM25_WEIGHT
-    top = list(bm25[:k])
-    normed = dict(zip(top, minmax(scores[:k]), strict=True))
-    asked = matrix @ vector.astype(np.float32)
-    dense = [ids[i] for i in np.argsort(-asked, kind="stable")[:k]]
+    w, top, normed, at = DEFAULT_BM25_WEIGHT, run.top, run.normed, corpus.position
+    asked = corpus.cosines(run.vector)
     out: dict[str, list[str]] = {}
     for m in FEEDBACK_DOCS:
         for b in FEEDBACK_WEIGHTS:
-            moved = matrix @ Feedback(m, b).vector(vector, [matrix[position[doc]] for doc in first[:m]]).astype(
-                np.float32
-            )
-            pool = list(dict.fromkeys(top + [ids[i] for i in np.argsort(-moved, kind="stable")[:k]]))
-            fused = np.asarray(
-                [w * normed.get(doc, 0.0) + (1 - w) * (asked[position[doc]] + moved[position[doc]]) / 2 for doc in pool]
-            )
-            out[f"mixed feedback m={m} b={b}"] = [pool[i] for i in np.argsort(-fused, kind="stable")][:DEPTH]
-    for kind, pool in (("rerank", top), ("hybrid", list(dict.fromkeys(top + dense)))):
+            moved = corpus.moved(run, m, b)
+            pool = list(dict.fromkeys(top + corpus.nearest(moved, DEFAULT_TOP_K)))
+            fused = [w * normed.get(doc, 0.0) + (1 - w) * (asked[at[doc]] + moved[at[doc]]) / 2 for doc in pool]
+            out[f"mixed feedback m={m} b={b}"] = ranked(pool, fused)[:DEPTH]
+    hybrid = list(dict.fromkeys(top + corpus.nearest(asked, DEFAULT_TOP_K)))
+    for kind, pool in (("rerank", top), ("hybrid", hybrid)):
         for t in ADAPTIVE_COVERAGES:
             for low in ADAPTIVE_WEIGHTS:
                 weight = low if top_coverage < t else w
-                fused = np.asarray(
-                    [weight * normed.get(doc, 0.0) + (1 - weight) * asked[position[doc]] for doc in pool]
-                )
-                ranked = [pool[i] for i in np.argsort(-fused, kind="stable")]
-                out[f"adaptive {kind} t={t} wl={low}"] = (ranked + list(bm25[k:]))[:DEPTH]
+                fused = [weight * normed.get(doc, 0.0) + (1 - weight) * asked[at[doc]] for doc in pool]
+                out[f"adaptive {kind} t={t} wl={low}"] = (ranked(pool, fused) + run.bm25[DEFAULT_TOP_K:])[:DEPTH]
     return out
 
 
@@ -251,6 +265,7 @@ def rank_texts(
     stored = engine.get(index, ids)
     matrix = np.stack([np.asarray(stored[doc].vector, dtype=np.float32) for doc in ids])
     unit = matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+    corpus = Corpus(ids, unit, position)
     qids = sorted(queries)
     texts = [queries[qid] for qid in qids]
     vectors = embedder.embed(texts).astype(np.float32)
@@ -265,10 +280,10 @@ def rank_texts(
         dense = [ids[i] for i in order[:DEPTH]]
         cosine = {doc: float(all_cos[position[doc]]) for doc in (*bm25, *dense)}
         rankings = settings_of(bm25, scores, cosine, dense)
-        first = rankings[SHIPPED["rerank"]]
-        rankings.update(feedback_settings(first, bm25, scores, ids, unit, position, vectors[row]))
+        run = FirstPass(bm25, scores, rankings[SHIPPED["rerank"]], vectors[row])
+        rankings.update(feedback_settings(run, corpus))
         coverage = content_coverage(texts[row], joined[bm25[0]]) if bm25 else 0.0
-        rankings.update(explored_settings(first, bm25, scores, ids, unit, position, vectors[row], coverage))
+        rankings.update(explored_settings(run, corpus, coverage))
         for name, ranking in rankings.items():
             runs.setdefault(name, {})[qid] = ranking
     product: dict[str, Ranking] = {}

@@ -12,6 +12,8 @@ from bench.bench_fusion_loyo import (
     ADAPTIVE_COVERAGES,
     ADAPTIVE_WEIGHTS,
     SHIPPED,
+    Corpus,
+    FirstPass,
     explored_settings,
     feedback_settings,
     settings_of,
@@ -43,10 +45,10 @@ class Question:
         cosine = {doc: float(value) for doc, value in zip(self.ids, self.asked, strict=True)}
         dense = [self.ids[i] for i in np.argsort(-self.asked, kind="stable")]
         out = settings_of(self.bm25, self.scores, cosine, dense)
-        first = out[SHIPPED["rerank"]]
-        args = (first, self.bm25, self.scores, self.ids, self.unit, self.position, self.vector)
-        out.update(feedback_settings(*args))
-        out.update(explored_settings(*args, coverage))
+        run = FirstPass(self.bm25, self.scores, out[SHIPPED["rerank"]], self.vector)
+        corpus = Corpus(self.ids, self.unit, self.position)
+        out.update(feedback_settings(run, corpus))
+        out.update(explored_settings(run, corpus, coverage))
         return out
 
 
