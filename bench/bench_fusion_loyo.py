@@ -135,27 +135,27 @@ class Corpus:
     unit: np.ndarray
     position: dict[str, int]
 
-    def cosines(self, vector: np.ndarray) -> np.ndarray:
-        """Every text's cosine with ``vector`` (a unit vector), in row order."""
-        return self.unit @ vector.astype(np.float32)
-
     def nearest(self, cosines: np.ndarray, k: int) -> list[str]:
-        """The ids of the ``k`` largest ``cosines`` (exact kNN), best first."""
+        """The ids of the ``k`` largest ``cosines`` (exact kNN; row order), best first."""
         return [self.ids[i] for i in np.argsort(-cosines, kind="stable")[:k]]
 
     def moved(self, run: FirstPass, m: int, b: float) -> np.ndarray:
-        """The cosines of the question's vector moved towards its first pass's top ``m`` texts with weight ``b``."""
-        return self.cosines(Feedback(m, b).vector(run.vector, [self.unit[self.position[d]] for d in run.first[:m]]))
+        """Every text's cosine with the question's vector moved towards its first pass's top ``m`` texts (weight
+        ``b``), in row order."""
+        moved = Feedback(m, b).vector(run.vector, [self.unit[self.position[doc]] for doc in run.first[:m]])
+        return self.unit @ moved.astype(np.float32)
 
 
 @dataclass(frozen=True)
 class FirstPass:
-    """One question's BM25 run (ids and scores, best first), the shipped ``rerank`` ranking and its vector."""
+    """One question's BM25 run (ids and scores, best first), the shipped ``rerank`` ranking, the question's vector
+    and its cosine with every text (row order)."""
 
     bm25: list[str]
     scores: np.ndarray
     first: list[str]
     vector: np.ndarray
+    cosines: np.ndarray
 
     @property
     def top(self) -> list[str]:
@@ -174,43 +174,51 @@ def ranked(pool: Sequence[str], scores: Sequence[float]) -> list[str]:
 
 
 def feedback_settings(run: FirstPass, corpus: Corpus) -> dict[str, list[str]]:
-    """The ``feedback`` mode's ranking for every ``m`` and ``b``, at the shipped ``w`` and ``k``, and the
-    ``rerank+feedback`` ranking (the moved vector re-scores only BM25's top ``k``)."""
-    w, top, normed, at = DEFAULT_BM25_WEIGHT, run.top, run.normed, corpus.position
-    out: dict[str, list[str]] = {}
-    for m in FEEDBACK_DOCS:
-        for b in FEEDBACK_WEIGHTS:
-            cosine = corpus.moved(run, m, b)
-            pool = list(dict.fromkeys(top + corpus.nearest(cosine, DEFAULT_TOP_K)))
-            fused = [w * normed.get(doc, 0.0) + (1 - w) * cosine[at[doc]] for doc in pool]
-            out[f"feedback m={m} b={b}"] = ranked(pool, fused)[:DEPTH]
-            rescored = [w * normed[doc] + (1 - w) * cosine[at[doc]] for doc in top]
-            out[f"rerank+feedback m={m} b={b}"] = ranked(top, rescored)
-    return out
-
-
-def explored_settings(run: FirstPass, corpus: Corpus, top_coverage: float) -> dict[str, list[str]]:
-    """The explored families' rankings (see the module docstring), at the shipped ``w`` and ``k``.
-
-    ``top_coverage`` is the share of the question's content words found in BM25's top hit.
-    """
-    w, top, normed, at = DEFAULT_BM25_WEIGHT, run.top, run.normed, corpus.position
-    asked = corpus.cosines(run.vector)
+    """For every ``m`` and ``b`` at the shipped ``w`` and ``k``: the ``feedback`` mode's ranking, ``rerank+feedback``
+    (the moved vector re-scores only BM25's top ``k``) and the explored ``mixed feedback``."""
+    w, top, normed, at, asked = DEFAULT_BM25_WEIGHT, run.top, run.normed, corpus.position, run.cosines
     out: dict[str, list[str]] = {}
     for m in FEEDBACK_DOCS:
         for b in FEEDBACK_WEIGHTS:
             moved = corpus.moved(run, m, b)
             pool = list(dict.fromkeys(top + corpus.nearest(moved, DEFAULT_TOP_K)))
-            fused = [w * normed.get(doc, 0.0) + (1 - w) * (asked[at[doc]] + moved[at[doc]]) / 2 for doc in pool]
-            out[f"mixed feedback m={m} b={b}"] = ranked(pool, fused)[:DEPTH]
+            fused = [w * normed.get(doc, 0.0) + (1 - w) * moved[at[doc]] for doc in pool]
+            out[f"feedback m={m} b={b}"] = ranked(pool, fused)[:DEPTH]
+            rescored = [w * normed[doc] + (1 - w) * moved[at[doc]] for doc in top]
+            out[f"rerank+feedback m={m} b={b}"] = ranked(top, rescored)
+            mixed = [w * normed.get(doc, 0.0) + (1 - w) * (asked[at[doc]] + moved[at[doc]]) / 2 for doc in pool]
+            out[f"mixed feedback m={m} b={b}"] = ranked(pool, mixed)[:DEPTH]
+    return out
+
+
+def adaptive_settings(run: FirstPass, corpus: Corpus, top_coverage: float) -> dict[str, list[str]]:
+    """The explored ``adaptive`` family (module docstring), at the shipped ``w`` and ``k``.
+
+    ``top_coverage`` is the share of the question's content words found in BM25's top hit.
+    """
+    top, normed, at, asked = run.top, run.normed, corpus.position, run.cosines
+    out: dict[str, list[str]] = {}
     hybrid = list(dict.fromkeys(top + corpus.nearest(asked, DEFAULT_TOP_K)))
     for kind, pool in (("rerank", top), ("hybrid", hybrid)):
         for t in ADAPTIVE_COVERAGES:
             for low in ADAPTIVE_WEIGHTS:
-                weight = low if top_coverage < t else w
-                fused = [weight * normed.get(doc, 0.0) + (1 - weight) * asked[at[doc]] for doc in pool]
+                w = low if top_coverage < t else DEFAULT_BM25_WEIGHT
+                fused = [w * normed.get(doc, 0.0) + (1 - w) * asked[at[doc]] for doc in pool]
                 out[f"adaptive {kind} t={t} wl={low}"] = (ranked(pool, fused) + run.bm25[DEFAULT_TOP_K:])[:DEPTH]
     return out
+
+
+def question_settings(
+    corpus: Corpus, bm25: list[str], scores: np.ndarray, vector: np.ndarray, cosines: np.ndarray, top_coverage: float
+) -> dict[str, list[str]]:
+    """Every setting's ranking of one question: its BM25 run, its vector and that vector's cosine with every text."""
+    dense = corpus.nearest(cosines, DEPTH)
+    cosine = {doc: float(cosines[corpus.position[doc]]) for doc in (*bm25, *dense)}
+    rankings = settings_of(bm25, scores, cosine, dense)
+    run = FirstPass(bm25, scores, rankings[SHIPPED["rerank"]], vector, cosines)
+    rankings.update(feedback_settings(run, corpus))
+    rankings.update(adaptive_settings(run, corpus, top_coverage))
+    return rankings
 
 
 def product_check(runs: Mapping[str, Ranking], product: Mapping[str, Ranking], seconds: float) -> dict[str, float]:
@@ -275,15 +283,9 @@ def rank_texts(
         hits = engine.execute(index, SearchRequest(texts[row], fields, DEPTH)).hits
         bm25 = [hit.id for hit in hits]
         scores = np.asarray([hit.score for hit in hits], dtype=np.float64)
-        all_cos = matrix @ vectors[row]
-        order = np.argsort(-all_cos, kind="stable")
-        dense = [ids[i] for i in order[:DEPTH]]
-        cosine = {doc: float(all_cos[position[doc]]) for doc in (*bm25, *dense)}
-        rankings = settings_of(bm25, scores, cosine, dense)
-        run = FirstPass(bm25, scores, rankings[SHIPPED["rerank"]], vectors[row])
-        rankings.update(feedback_settings(run, corpus))
         coverage = content_coverage(texts[row], joined[bm25[0]]) if bm25 else 0.0
-        rankings.update(explored_settings(run, corpus, coverage))
+        # The question's cosines from the stored vectors as they are, as the engine scores them.
+        rankings = question_settings(corpus, bm25, scores, vectors[row], matrix @ vectors[row], coverage)
         for name, ranking in rankings.items():
             runs.setdefault(name, {})[qid] = ranking
     product: dict[str, Ranking] = {}

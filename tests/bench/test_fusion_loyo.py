@@ -13,10 +13,7 @@ from bench.bench_fusion_loyo import (
     ADAPTIVE_WEIGHTS,
     SHIPPED,
     Corpus,
-    FirstPass,
-    explored_settings,
-    feedback_settings,
-    settings_of,
+    question_settings,
 )
 from bench.bench_rerank_defaults import minmax
 from bmb_es.query import DEFAULT_BM25_WEIGHT, DEFAULT_TOP_K, Feedback
@@ -42,14 +39,8 @@ class Question:
 
     def settings(self, coverage: float) -> dict[str, list[str]]:
         """Every simulated setting's ranking, the explored ones with BM25's top hit at ``coverage``."""
-        cosine = {doc: float(value) for doc, value in zip(self.ids, self.asked, strict=True)}
-        dense = [self.ids[i] for i in np.argsort(-self.asked, kind="stable")]
-        out = settings_of(self.bm25, self.scores, cosine, dense)
-        run = FirstPass(self.bm25, self.scores, out[SHIPPED["rerank"]], self.vector)
         corpus = Corpus(self.ids, self.unit, self.position)
-        out.update(feedback_settings(run, corpus))
-        out.update(explored_settings(run, corpus, coverage))
-        return out
+        return question_settings(corpus, self.bm25, self.scores, self.vector, self.asked, coverage)
 
 
 def make_question(seed: int, size: int = 240, dim: int = 8) -> Question:
