@@ -87,8 +87,8 @@ def _by_hand(engine: EmbeddedEngine, weight: float) -> list[tuple[str, float]]:
 
 
 @pytest.mark.parametrize("weight", [0.0, 0.4, 1.0])
-def test_the_default_mode_scores_min_max_bm25_and_cosine(engine: EmbeddedEngine, weight: float) -> None:
-    result = search(engine, "t", "lung", embedder=hand_encoder(), size=4, top_k=4, bm25_weight=weight)
+def test_rerank_scores_min_max_bm25_and_cosine(engine: EmbeddedEngine, weight: float) -> None:
+    result = search(engine, "t", "lung", mode="rerank", embedder=hand_encoder(), size=4, top_k=4, bm25_weight=weight)
     assert result.mode == "rerank" and set(result.body) == {"bmb_es_fusion", "searches"}
     assert [(hit.id, hit.score) for hit in result.hits] == [
         (doc, pytest.approx(score)) for doc, score in _by_hand(engine, weight)
@@ -96,9 +96,23 @@ def test_the_default_mode_scores_min_max_bm25_and_cosine(engine: EmbeddedEngine,
     assert all(hit.bm25 is not None and hit.cosine is not None for hit in result.hits)
 
 
+def test_the_default_is_feedback_for_one_content_word_and_rerank_for_more(engine: EmbeddedEngine) -> None:
+    encoder = hand_encoder()
+    for question, mode, why in (
+        ("lung", "feedback", "1 content word (at most 1: a keyword search): feedback"),
+        ("What is a lung?", "feedback", "1 content word (at most 1: a keyword search): feedback"),
+        ("heart and lung", "rerank", "2 content words: rerank"),
+    ):
+        auto = search(engine, "t", question, embedder=encoder, size=4, top_k=4)
+        named = search(engine, "t", question, mode=mode, embedder=encoder, size=4, top_k=4)
+        assert auto.mode == mode and auto.body["bmb_es_fusion"]["auto"] == why
+        assert [(hit.id, hit.score) for hit in auto.hits] == [(hit.id, hit.score) for hit in named.hits]
+        assert auto.body["searches"] == named.body["searches"]
+
+
 def test_the_cli_and_the_api_share_one_default(engine: EmbeddedEngine) -> None:
-    assert search(engine, "t", "lung", embedder=hand_encoder(), size=4).mode == "rerank"
-    assert search(engine, "t", "lung", embedder=hand_encoder(), rerank=True, size=4).mode == "rerank"
+    assert search(engine, "t", "heart lung", embedder=hand_encoder(), size=4).mode == "rerank"
+    assert search(engine, "t", "heart lung", embedder=hand_encoder(), rerank=True, size=4).mode == "rerank"
     assert search(engine, "t", "lung", rerank=False, size=4).mode == "bm25"
     with pytest.raises(QueryError, match="rerank=False"):
         search(engine, "t", "lung", rerank=False, mode="dense")
@@ -132,7 +146,7 @@ def test_feedback_moves_the_question_towards_its_top_papers_then_runs_hybrid(tmp
     engine = EmbeddedEngine(tmp_path / "home")
     near_top = (Document(id="e", title="pulmonary fibrosis", abstract="alveoli"), [0.3, 1.0, 0.0])
     put(engine, [*DOCS, near_top])
-    first = search(engine, "t", "lung", embedder=hand_encoder(), size=5, top_k=5)
+    first = search(engine, "t", "lung", mode="rerank", embedder=hand_encoder(), size=5, top_k=5)
     result = search(engine, "t", "lung", mode="feedback", embedder=hand_encoder(), size=5, top_k=5)
     feedback = result.body["bmb_es_fusion"]["feedback"]
     # m = 10 but k = 5, and 4 papers match "lung": the first pass's whole ranking moves the vector.

@@ -48,7 +48,7 @@ def test_keywords_override_the_options(engine: EmbeddedEngine) -> None:
 
 
 def test_options_check_their_combinations_when_used() -> None:
-    assert SearchOptions().chosen_mode() == "rerank"
+    assert SearchOptions().chosen_mode() == "auto" and SearchOptions(rerank=True).chosen_mode() == "auto"
     assert SearchOptions(rerank=False).chosen_mode() == "bm25"
     with pytest.raises(QueryError, match="rerank=False"):
         SearchOptions(mode="dense", rerank=False).chosen_mode()

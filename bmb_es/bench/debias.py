@@ -16,39 +16,18 @@ when every relevant context passes.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .._json import fields_json
+from ..query._keywords import content_words, words  # the measure the auto mode uses too
 
 OverlapMeasure = Literal["jaccard", "coverage", "content-coverage"]
 DebiasPolicy = Literal["pair", "condensed", "question"]
 OVERLAP_MEASURES: tuple[OverlapMeasure, ...] = ("jaccard", "coverage", "content-coverage")
 DEFAULT_MEASURE: OverlapMeasure = "content-coverage"
 DEFAULT_THRESHOLD = 0.30
-
-_WORD = re.compile(r"[^\W_]+")
-# Function words and question words: what is left is what a question is *about*.
-_STOP_TEXT = """a about above after again against all also am an and any are as at be because been before being below
-    between both but by can could did do does doing down during each few for from further had has have having he
-    her here hers herself him himself his how i if in into is it its itself just me more most my myself no nor not
-    now of off on once only or other our ours ourselves out over own same she should so some such than that the
-    their theirs them themselves then there these they this those through to too under until up very was we were
-    what when where which while who whom whose why will with would you your yours yourself yourselves
-    may might must shall within without via among per whether either neither used use using known"""
-STOP_WORDS: frozenset[str] = frozenset(_STOP_TEXT.split())
-
-
-def words(text: str) -> set[str]:
-    """Lowercased word set (letters and digits; punctuation and ``_`` split words)."""
-    return set(_WORD.findall(text.lower()))
-
-
-def content_words(text: str) -> set[str]:
-    """:func:`words` without :data:`STOP_WORDS`."""
-    return words(text) - STOP_WORDS
 
 
 def jaccard(question: str, context: str) -> float:

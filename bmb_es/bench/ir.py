@@ -34,7 +34,7 @@ Progress = Callable[[str, int, int], None]  # (label, done, total)
 WEIGHT_GRID: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
 REPORTED: tuple[str, ...] = ("mrr@5", "mrr@10", "ndcg@10")
 BASELINE = "BM25"
-SHIPPED_MODES: tuple[Mode, ...] = ("rerank", "hybrid", "feedback")
+SHIPPED_MODES: tuple[Mode, ...] = ("auto", "rerank", "hybrid", "feedback")
 PARITY_WARNING = 0.9  # top-10 overlap with bm25s below this means our BM25 is not standard BM25: say so loudly
 ALL = "unfiltered"
 

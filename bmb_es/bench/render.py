@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..query import DEFAULT_BM25_WEIGHT, DEFAULT_TOP_K, FEEDBACK_DOCUMENTS, FEEDBACK_WEIGHT
+from ..query import DEFAULT_BM25_WEIGHT, DEFAULT_TOP_K, FEEDBACK_DOCUMENTS, FEEDBACK_WEIGHT, KEYWORD_SEARCH_WORDS
 from .report import fmt, machine_line, md_table
 
 POLICIES = {
@@ -49,7 +49,8 @@ def render_ir(payload: Mapping[str, Any]) -> str:
         "(BM25 `multi_match`, `rescore` with `script_score` cosine). *pure* = the paper's re-rank "
         "(query_weight 0, rescore weight 1); *weighted* = BM25 + w·(cosine+1), w tuned by "
         f"{settings['weighted_rerank']['tuning']}. *as shipped* = `bmb_es.search(mode=...)` with every default, "
-        f"nothing tuned on these labels (rerank: {DEFAULT_BM25_WEIGHT:g}·minmax(BM25) + "
+        f"nothing tuned on these labels (auto, the default: feedback for a question of at most "
+        f"{KEYWORD_SEARCH_WORDS} content word, rerank for any other; rerank: {DEFAULT_BM25_WEIGHT:g}·minmax(BM25) + "
         f"{1 - DEFAULT_BM25_WEIGHT:g}·cosine over the BM25 top {DEFAULT_TOP_K}; hybrid: the same over BM25 top "
         f"{DEFAULT_TOP_K} and dense top {DEFAULT_TOP_K}; feedback: rerank, then hybrid with the question's vector "
         f"moved towards its top {FEEDBACK_DOCUMENTS} documents by weight {FEEDBACK_WEIGHT:g}). MRR@5/@10 and "

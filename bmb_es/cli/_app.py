@@ -284,7 +284,8 @@ def query_command(
         str | None,
         typer.Option(
             "--mode",
-            help=f"rerank (default: BM25 top-k re-scored by {DEFAULT_BM25_WEIGHT:g} x min-max BM25 + "
+            help="auto (default: feedback for a keyword search of one content word, else rerank), "
+            f"rerank (BM25 top-k re-scored by {DEFAULT_BM25_WEIGHT:g} x min-max BM25 + "
             f"{1 - DEFAULT_BM25_WEIGHT:g} x cosine), paper (the paper's pure cosine re-rank), bm25, dense (kNN), "
             "hybrid (BM25 and kNN candidates, re-scored as rerank) or feedback (rerank, then hybrid with the "
             f"question's vector moved towards its top {FEEDBACK_DOCUMENTS} papers: for many relevant papers).",
@@ -389,7 +390,7 @@ def query_command(
     from rich.console import Console
 
     from .._batch import Question
-    from .._search import search_many
+    from .._search import SearchOptions, search_many
     from ..engines import open_engine
     from ..query import Dialect, Mode, parse_mode, parse_score_mode
     from ._output import dev_tools_text, render_results
@@ -461,7 +462,7 @@ def query_command(
                 results,
                 started=started,
                 run_out=run_out,
-                run_tag=run_tag,
+                run_tag=run_tag or SearchOptions(mode=chosen, rerank=rerank).chosen_mode(),  # auto: one tag
                 as_json=as_json,
                 quiet=quiet,
                 description=f"searching {index}",

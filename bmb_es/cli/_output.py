@@ -34,6 +34,7 @@ def _number(value: float | None, digits: int = 3) -> str:
 
 
 MODE_LABELS = {
+    "auto": "rerank, or feedback for a keyword search",
     "rerank": "BM25 top-k re-scored: BM25 (min-max) and cosine",
     "paper": "BM25 top-k re-ranked by cosine (paper)",
     "bm25": "BM25",

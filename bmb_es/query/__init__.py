@@ -19,6 +19,7 @@ from ._builder import (
 )
 from ._dense import build_hybrid_query, build_knn_query, knn_clause
 from ._filters import Filters
+from ._keywords import KEYWORD_SEARCH_WORDS, content_words, is_keyword_search
 from ._plan import (
     DEFAULT_BM25_WEIGHT,
     DEFAULT_MODE,
@@ -32,6 +33,7 @@ from ._plan import (
     Mode,
     Scored,
     SearchPlan,
+    auto_mode,
     parse_mode,
     scored_hit,
 )
@@ -45,6 +47,7 @@ __all__ = [
     "DEFAULT_TOP_K",
     "FEEDBACK_DOCUMENTS",
     "FEEDBACK_WEIGHT",
+    "KEYWORD_SEARCH_WORDS",
     "MAX_SIZE",
     "MODES",
     "NEEDS_VECTOR",
@@ -65,11 +68,14 @@ __all__ = [
     "Scored",
     "SearchPlan",
     "SearchRequest",
+    "auto_mode",
     "bm25_clause",
     "build_body",
     "build_hybrid_query",
     "build_knn_query",
     "build_query",
+    "content_words",
+    "is_keyword_search",
     "knn_clause",
     "parse_mode",
     "parse_score_mode",

@@ -3,7 +3,9 @@
 Every mode is made of requests every engine executes, so the embedded engine and a cluster rank alike:
 
 =========  =================================================================================================
-``rerank`` The default: BM25 top ``k``, each scored ``w * minmax(bm25) + (1 - w) * cosine`` (``w`` = 0.3, ``k`` = 100).
+``auto``   The default: ``feedback`` for a keyword search (a question of one content word, such as "dha" or
+           "What is apelin?"), ``rerank`` for anything longer (:mod:`bmb_es.query._keywords`).
+``rerank`` BM25 top ``k``, each scored ``w * minmax(bm25) + (1 - w) * cosine`` (``w`` = 0.3, ``k`` = 100).
 ``paper``  The BioMedBERT paper: BM25 top ``k`` re-ranked by cosine alone (one request with a ``rescore``).
 ``bm25``   BM25 alone.
 ``dense``  The ``k`` nearest documents by cosine (kNN; exact on the embedded engine, HNSW on a cluster).
@@ -24,9 +26,12 @@ An engine that reports both parts of each hit (the embedded engine) answers the 
 ``--explain`` prints each leg's request and the fusion that joins them.
 
 ``feedback`` is for questions with many relevant papers (a review's search): on NFCorpus it lifts nDCG@10 and
-recall@100 well above every other mode, while on BioASQ, where a question has few relevant texts, it ties ``rerank``
-at best, so it is not the default. Its ``m`` and weight were picked by the same leave-one-year-out on BioASQ, among
-feedback settings only; it costs two BM25 searches, a fetch of ``m`` vectors and one kNN search.
+recall@100 well above every other mode, while on BioASQ, where a question has few relevant texts, it trails
+``rerank`` on questions of several content words. Its ``m`` and weight were picked by the same leave-one-year-out on
+BioASQ, among feedback settings only; it costs two BM25 searches, a fetch of ``m`` vectors and one kNN search.
+``auto`` gives it to keyword searches only: the same leave-one-year-out, among "feedback at most ``t`` content
+words, else ``rerank``" (``t`` 1/2/3 x every feedback ``m`` and weight), picked ``t`` = 1 with the feedback mode's
+own ``m`` and weight, which scores as ``rerank`` does on BioASQ (0.9152 both) and lifts NFCorpus.
 """
 
 from __future__ import annotations
@@ -40,16 +45,22 @@ import numpy.typing as npt
 
 from .._errors import QueryError
 from ._builder import Dialect, QuerySpec, Rerank
+from ._keywords import KEYWORD_SEARCH_WORDS, content_words, is_keyword_search
 from ._request import SearchRequest
 
-Mode = Literal["rerank", "paper", "bm25", "dense", "hybrid", "feedback"]
+Mode = Literal["auto", "rerank", "paper", "bm25", "dense", "hybrid", "feedback"]
 MODES: tuple[Mode, ...] = get_args(Mode)
-DEFAULT_MODE: Mode = "rerank"
-NEEDS_VECTOR: frozenset[str] = frozenset({"rerank", "paper", "dense", "hybrid", "feedback"})
+DEFAULT_MODE: Mode = "auto"
+NEEDS_VECTOR: frozenset[str] = frozenset({"auto", "rerank", "paper", "dense", "hybrid", "feedback"})
 DEFAULT_TOP_K = 100  # candidates per leg, and the weight below: leave-one-year-out (see the module docstring)
 DEFAULT_BM25_WEIGHT = 0.3
 FEEDBACK_DOCUMENTS = 10  # feedback mode's m and weight: leave-one-year-out among feedback settings
 FEEDBACK_WEIGHT = 0.5
+
+
+def auto_mode(question: str) -> Mode:
+    """The mode ``auto`` runs for ``question``: ``feedback`` for a keyword search, else ``rerank``."""
+    return "feedback" if is_keyword_search(question) else "rerank"
 
 
 def parse_mode(text: str) -> Mode:
@@ -190,6 +201,8 @@ class SearchPlan:
         ``feedback`` mode: the legs are its first pass (``rerank``); :meth:`second_pass` makes the rest.
     spec
         ``feedback`` mode: what the second pass is built from.
+    chosen_by
+        Asked for ``auto``: why it runs ``mode`` (``--explain`` shows it).
     """
 
     mode: Mode
@@ -198,6 +211,7 @@ class SearchPlan:
     fusion: Fusion | None = None
     feedback: Feedback | None = None
     spec: QuerySpec | None = None
+    chosen_by: str | None = None
 
     @classmethod
     def build(
@@ -211,6 +225,8 @@ class SearchPlan:
     ) -> SearchPlan:
         """The plan for ``question`` in ``mode``; ``spec.rerank.top_k`` is each leg's depth (``k``).
 
+        ``auto`` builds the plan of :func:`auto_mode`'s choice, which says why in ``chosen_by``.
+
         ``feedback`` (``feedback`` mode only; default :class:`Feedback`) says how the first pass moves the vector.
 
         ``spec.rerank``'s weights and score mode shape the ``paper`` re-rank (default: the paper's 0 / 1).
@@ -222,6 +238,14 @@ class SearchPlan:
         """
         if mode not in MODES:
             raise QueryError(f"mode {mode!r}: choose one of {', '.join(MODES)}")
+        if mode == "auto":
+            chosen = auto_mode(question)
+            plan = cls.build(question, vector, spec, chosen, fusion, feedback)
+            count = len(content_words(question))
+            said = f"{count} content word{'' if count == 1 else 's'}"
+            limit = f"at most {KEYWORD_SEARCH_WORDS}"
+            why = f"{said} ({limit}: a keyword search): {chosen}" if chosen == "feedback" else f"{said}: {chosen}"
+            return replace(plan, chosen_by=why)
         rerank = spec.rerank or Rerank()
         k = rerank.top_k
         if spec.size > k and mode != "bm25":
@@ -253,7 +277,8 @@ class SearchPlan:
         if self.feedback is None:
             raise QueryError(f"mode {self.mode} has no feedback pass")
         depth = self.legs[0].size  # k: the feedback documents are among the first pass's candidates
-        return replace(self, mode="rerank", size=min(self.feedback.documents, depth), feedback=None, spec=None)
+        size = min(self.feedback.documents, depth)
+        return replace(self, mode="rerank", size=size, feedback=None, spec=None, chosen_by=None)
 
     def second_pass(self, top: Sequence[npt.ArrayLike]) -> SearchPlan:
         """``feedback`` mode: ``hybrid`` with the question's vector moved towards ``top`` (the first pass's top
@@ -263,7 +288,7 @@ class SearchPlan:
             raise QueryError(f"mode {self.mode} has no feedback pass")
         vector = self.feedback.vector(question.vector, top)
         plan = SearchPlan.build(question.question, vector, self.spec, "hybrid", self.fusion)
-        return replace(plan, mode="feedback")
+        return replace(plan, mode="feedback", chosen_by=self.chosen_by)
 
     def describe(self, dialect: Dialect = "elasticsearch") -> dict[str, Any]:
         """The request body (single leg), or ``{"bmb_es_fusion": ..., "searches": [bodies]}`` (fused modes).
@@ -275,6 +300,8 @@ class SearchPlan:
         if self.fusion is None:
             return bodies[0]
         fusion: dict[str, Any] = {"mode": self.mode, **self.fusion.to_json(), "size": self.size}
+        if self.chosen_by is not None:
+            fusion["auto"] = self.chosen_by
         if self.feedback is not None:  # before it runs: the first pass; the second depends on its hits
             fusion["feedback"] = {**self.feedback.to_json(), "searches": "the first pass's; then mode hybrid"}
         return {"bmb_es_fusion": fusion, "searches": bodies}

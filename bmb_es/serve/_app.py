@@ -59,6 +59,7 @@ from ._service import (
 log = logging.getLogger("bmb_es.serve")
 
 MODE_LABELS: dict[str, str] = {
+    "auto": "Auto (re-rank; feedback for one-word searches)",
     "rerank": "Re-rank (BM25 + cosine)",
     "paper": "Paper (cosine re-rank)",
     "bm25": "BM25",

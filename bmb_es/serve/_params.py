@@ -21,7 +21,10 @@ Question = Annotated[
         min_length=1, max_length=MAX_QUESTION_CHARS, description="The question, in plain language (text, never DSL)."
     ),
 ]
-ModeParam = Annotated[Mode, Query(description="rerank (default), paper, bm25, dense, hybrid or feedback.")]
+_MODE_HELP = (
+    "auto (default: feedback for one content word, else rerank), rerank, paper, bm25, dense, hybrid or feedback."
+)
+ModeParam = Annotated[Mode, Query(description=_MODE_HELP)]
 Size = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Hits per page.")]
 TopK = Annotated[int, Query(ge=1, le=MAX_SIZE, description="Candidates ranked: BM25 top k, kNN k.")]
 Page = Annotated[

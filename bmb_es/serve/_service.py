@@ -22,7 +22,7 @@ from .._errors import IndexNotFoundError, QueryError, StorageError
 from .._search import Hit, SearchResult, search
 from ..embedding import EmbedderLike
 from ..engines import Engine
-from ..query import DEFAULT_TOP_K, MAX_SIZE, Filters, Mode
+from ..query import DEFAULT_MODE, DEFAULT_TOP_K, MAX_SIZE, Filters, Mode
 
 MAX_QUESTION_CHARS = 1_000
 MAX_PAGE_SIZE = 100
@@ -57,7 +57,7 @@ class SearchParams:
     """
 
     question: str
-    mode: Mode = "rerank"
+    mode: Mode = DEFAULT_MODE
     size: int = DEFAULT_PAGE_SIZE
     top_k: int = DEFAULT_TOP_K
     page: int = 1

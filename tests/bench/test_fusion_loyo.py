@@ -11,6 +11,9 @@ import pytest
 from bench.bench_fusion_loyo import (
     ADAPTIVE_COVERAGES,
     ADAPTIVE_WEIGHTS,
+    AUTO_WORDS,
+    FEEDBACK_DOCS,
+    FEEDBACK_WEIGHTS,
     SHIPPED,
     Corpus,
     question_settings,
@@ -37,10 +40,11 @@ class Question:
     def asked(self) -> np.ndarray:
         return self.unit @ self.vector.astype(np.float32)
 
-    def settings(self, coverage: float) -> dict[str, list[str]]:
-        """Every simulated setting's ranking, the explored ones with BM25's top hit at ``coverage``."""
+    def settings(self, coverage: float, content_count: int = 5) -> dict[str, list[str]]:
+        """Every simulated setting's ranking, the explored ones with BM25's top hit at ``coverage``, the ``auto``
+        family's for a question of ``content_count`` content words."""
         corpus = Corpus(self.ids, self.unit, self.position)
-        return question_settings(corpus, self.bm25, self.scores, self.vector, self.asked, coverage)
+        return question_settings(corpus, self.bm25, self.scores, self.vector, self.asked, coverage, content_count)
 
 
 def make_question(seed: int, size: int = 240, dim: int = 8) -> Question:
@@ -90,3 +94,16 @@ def test_mixed_feedback_ranks_bm25_and_moved_candidates_by_the_mean_cosine() -> 
     w = DEFAULT_BM25_WEIGHT
     fused = [w * normed.get(d, 0.0) + (1 - w) * (asked[position[d]] + moved[position[d]]) / 2 for d in ranking]
     assert all(a >= b - 1e-6 for a, b in pairwise(fused))
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 3, 4])
+def test_auto_is_feedback_up_to_t_content_words_and_the_shipped_rerank_above(count: int) -> None:
+    settings = make_question(3).settings(coverage=1.0, content_count=count)
+    assert SHIPPED["auto"] in settings
+    for t in AUTO_WORDS:
+        for m in FEEDBACK_DOCS:
+            for b in FEEDBACK_WEIGHTS:
+                expected = settings[f"feedback m={m} b={b}"] if count <= t else settings[SHIPPED["rerank"]]
+                assert settings[f"auto t={t} m={m} b={b}"] == expected
+    # The feedback ranking differs from rerank's on this question, so the test tells the two branches apart.
+    assert settings[SHIPPED["feedback"]] != settings[SHIPPED["rerank"]]

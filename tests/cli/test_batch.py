@@ -108,7 +108,7 @@ def test_search_many_embeds_once_and_answers_as_search_does(home: Path) -> None:
     for question, result in zip(questions, results, strict=True):
         alone = bmb_es.search(engine, "papers", question, embedder=HashEmbedder(), size=5, top_k=10)
         assert [(hit.id, hit.score) for hit in result.hits] == [(hit.id, hit.score) for hit in alone.hits]
-        assert result.question == question and result.mode == "rerank"
+        assert result.question == question and result.mode == ("feedback" if question == "sepsis" else "rerank")
 
 
 def test_search_many_checks_every_question_before_it_embeds(home: Path) -> None:
@@ -138,7 +138,7 @@ def test_queries_file_prints_a_trec_run_with_progress_and_a_summary(home: Path, 
     assert code == 0, err
     rows = [line.split() for line in out.splitlines()]
     assert [row[0] for row in rows] == ["q1"] * 3 + ["q2"] * 3  # q3 has no hits: no lines
-    assert all(len(row) == 6 and row[1] == "Q0" and row[5] == "rerank" for row in rows)
+    assert all(len(row) == 6 and row[1] == "Q0" and row[5] == "auto" for row in rows)
     assert [row[3] for row in rows[:3]] == ["1", "2", "3"]
     assert [float(row[4]) for row in rows[:3]] == sorted((float(row[4]) for row in rows[:3]), reverse=True)
     assert "searching papers: 3 of 3 questions (100 %)" in err  # stderr is not a terminal: plain lines
@@ -234,7 +234,7 @@ def test_a_bioasq_run_file_scores_in_ranx_as_the_rankings_search_returns(
 
 @pytest.mark.slow
 def test_a_7b_golden_run_file_scores_in_ranx_as_bench_ir_scores_the_same_system(tmp_path: Path) -> None:
-    """``bmb-es query --queries`` over the 7B golden questions, default mode, against ``bench ir``'s ``rerank (as
+    """``bmb-es query --queries`` over the 7B golden questions, default mode, against ``bench ir``'s ``auto (as
     shipped)`` row on its ``bioasq-golden-docs`` set cut to 7B: the bench's own loader, ingest, search loop and
     scoring; the CLI's run file scored by ranx from the file."""
     ranx = pytest.importorskip("ranx")
@@ -250,15 +250,15 @@ def test_a_7b_golden_run_file_scores_in_ranx_as_bench_ir_scores_the_same_system(
     assert len(qids) > 150 and len(dataset.documents) == 2753
 
     # What ir.run_dataset does for the first model: ingest into an embedded engine, then search every question
-    # with every default (the "<model>: rerank (as shipped)" system) and score the unfiltered set.
+    # with every default (the "<model>: auto (as shipped)" system) and score the unfiltered set.
     settings = ir.IRSettings(peers=False)
     home = tmp_path / "home"
     engine = EmbeddedEngine(home)
     embedder = load_embedder(settings.models[0])
     ingest(dataset.documents, engine, "bench-0", embedder, batch_size=settings.batch_size)
     depth = max(settings.depth, max(settings.top_k))
-    shipped = ir._shipped(ir._Index(engine, "bench-0", embedder), dataset, qids, "rerank", depth, lambda *_: None)
-    bench = ir._score_set(ir.ALL, qids, dataset.qrels, {"rerank": shipped}, {}, settings, [])["systems"]["rerank"]
+    shipped = ir._shipped(ir._Index(engine, "bench-0", embedder), dataset, qids, "auto", depth, lambda *_: None)
+    bench = ir._score_set(ir.ALL, qids, dataset.qrels, {"auto": shipped}, {}, settings, [])["systems"]["auto"]
 
     questions = tmp_path / "7b.jsonl"
     questions.write_text("".join(json.dumps({"_id": qid, "text": dataset.queries[qid]}) + "\n" for qid in qids))
@@ -272,7 +272,7 @@ def test_a_7b_golden_run_file_scores_in_ranx_as_bench_ir_scores_the_same_system(
     written: dict[str, list[str]] = {}
     scores: dict[str, dict[str, float]] = {}
     for qid, _, doc, rank, score, tag in rows:
-        assert tag == "rerank" and int(rank) == len(written.setdefault(qid, [])) + 1
+        assert tag == "auto" and int(rank) == len(written.setdefault(qid, [])) + 1
         written[qid].append(doc)
         scores.setdefault(qid, {})[doc] = float(score)
     metrics = [metric for metric in bench if metric != "paper_mrr@10"]  # ranx's: MRR@5/10, nDCG@10, recall@k

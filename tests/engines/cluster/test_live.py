@@ -442,6 +442,24 @@ def test_opensearch_cli_query_and_explain_body_runs_verbatim(
 
 
 @pytest.mark.slow
+def test_opensearch_default_mode_runs_the_mode_auto_names(bioasq_on_opensearch: tuple[str, dict[str, str]]) -> None:
+    """No --mode: a keyword search runs feedback and a longer question rerank, with the same hits as naming that
+    mode, and --explain says why."""
+    name, env = bioasq_on_opensearch
+    for question, mode in (
+        ("arrhythmias", "feedback"),
+        ("Is sleep apnea associated with cardiac arrhythmias?", "rerank"),
+    ):
+        auto = json.loads(_cli("query", "--json", "--index", name, question, env=env).stdout)
+        named = json.loads(_cli("query", "--mode", mode, "--json", "--index", name, question, env=env).stdout)
+        assert auto["mode"] == mode and len(auto["hits"]) == 10
+        assert [hit["id"] for hit in auto["hits"]] == [hit["id"] for hit in named["hits"]]
+        explained = _cli("query", "--explain", "--json", "--index", name, question, env=env).stdout
+        body = json.loads(explained[explained.index("{") :])
+        assert body["bmb_es_fusion"]["mode"] == mode and body["bmb_es_fusion"]["auto"].endswith(f": {mode}")
+
+
+@pytest.mark.slow
 def test_back_pressure_from_a_busy_node_is_ridden_out(tiny_model: Any, tmp_path: Any) -> None:
     """A node with one write thread and a write queue of 1 (``BMB_LIVE_OS_BUSY_URL``) refuses parallel bulks with
     genuine 429s; four ``bmb-es index --shard i/4`` writers still store every abstract exactly once."""
