@@ -69,6 +69,17 @@ def test_a_fused_mode_is_its_fusion_as_a_comment_then_each_search(home: Path, mo
     assert requests == [("GET papers/_search", search) for search in body["searches"]] and len(requests) == searches
 
 
+def test_the_default_mode_says_which_mode_it_ran_and_why(home: Path) -> None:
+    _, body = _explain(home)
+    assert body["bmb_es_fusion"]["mode"] == "rerank" and body["bmb_es_fusion"]["auto"] == "2 content words: rerank"
+    one_word = CliRunner().invoke(
+        app, ["query", "--explain", "--json", "--data-dir", str(home), "-k", "5", "-n", "3", "lung"]
+    )
+    assert one_word.exit_code == 0, one_word.output
+    fusion = json.loads(one_word.stdout)["bmb_es_fusion"]
+    assert fusion["mode"] == "feedback" and fusion["auto"].endswith("(at most 1: a keyword search): feedback")
+
+
 def test_the_dialect_is_chosen_offline_on_the_embedded_engine(home: Path) -> None:
     text, body = _explain(home, "--paper", "--dialect", "opensearch")
     assert _dev_tools(text)[1] == [("GET papers/_search", body)]

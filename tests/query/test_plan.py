@@ -56,6 +56,20 @@ def test_feedback_runs_rerank_first_then_hybrid_with_the_moved_vector() -> None:
         rerank.first_pass()
 
 
+def test_auto_builds_the_plan_of_the_mode_it_names_and_says_why() -> None:
+    for question, mode, why in (
+        ("lung", "feedback", "1 content word (at most 1: a keyword search): feedback"),
+        ("lung injury", "rerank", "2 content words: rerank"),
+    ):
+        auto = SearchPlan.build(question, VEC, SPEC)  # the default mode
+        named = SearchPlan.build(question, VEC, SPEC, mode)
+        assert (auto.mode, auto.legs, auto.fusion, auto.feedback) == (mode, named.legs, named.fusion, named.feedback)
+        assert auto.describe()["bmb_es_fusion"]["auto"] == why and "auto" not in named.describe()["bmb_es_fusion"]
+    keyword = SearchPlan.build("lung", VEC, SPEC, "auto")
+    assert keyword.first_pass().chosen_by is None  # the first pass is rerank's, not auto's
+    assert keyword.second_pass([[0.0, 0.0, 1.0]]).describe()["bmb_es_fusion"]["auto"] == keyword.chosen_by
+
+
 def test_feedback_vector_averages_unit_vectors() -> None:
     feedback = Feedback(3, 0.5)
     moved = feedback.vector([2.0, 0.0], [[0.0, 5.0], [0.0, -1.0]])  # the two pulls cancel
