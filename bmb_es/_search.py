@@ -298,8 +298,9 @@ def search_many(
         meta.check_compatible(index, embedder.name, embedder.dimension)
         vectors = list(embedder.embed([question.strip() for question in texts]))
     fusion = Fusion(options.bm25_weight)
+    knn = chosen != "auto" or not texts or engine.has_knn(index)  # auto's feedback needs kNN: else it is rerank
     plans = [
-        SearchPlan.build(question, vector, spec, chosen, fusion)
+        SearchPlan.build(question, vector, spec, chosen, fusion, knn=knn)
         for question, vector in zip(texts, vectors, strict=True)
     ]
     return _run_plans(engine, index, plans, texts, spec.dialect)

@@ -185,6 +185,7 @@ class ClusterEngine:
         self._owns_client = owns_client
         self._version = version
         self._meta: dict[str, IndexMeta] = {}
+        self._knn: dict[str, bool] = {}  # index -> whether its vector field has an HNSW graph (read with _meta)
         self.ingest_pipeline: str | None = None
         self.retry_policy = config.retry if config else RetryPolicy()
         self.write_retries = 0  # documents sent again after back-pressure, over this engine's life
@@ -285,6 +286,7 @@ class ClusterEngine:
             if "resource_already_exists_exception" not in str(error):
                 raise
         self._meta.pop(name, None)
+        self._knn.pop(name, None)
         self.index_meta(name).check_compatible(name, meta.model, meta.dimension)
 
     def index_meta(self, name: str) -> IndexMeta:
@@ -303,8 +305,15 @@ class ClusterEngine:
             meta = IndexMeta.from_json(metas[0])
         except (KeyError, TypeError, ValueError) as error:
             raise ModelMismatchError(f"index {name!r}: unreadable bmb-es _meta ({error})") from None
+        self._knn[name] = all(_has_graph(m.get("properties", {}).get(VECTOR_FIELD)) for m in mappings)
         self._meta[name] = meta
         return meta
+
+    def has_knn(self, name: str) -> bool:
+        if name not in self._knn:  # read with the _meta: a cached _meta alone is read again
+            self._meta.pop(name, None)
+            self.index_meta(name)
+        return self._knn[name]
 
     def list_indices(self) -> list[str]:
         with self._errors("listing indices"):
@@ -320,6 +329,7 @@ class ClusterEngine:
         with self._errors(f"deleting index {name!r}", name):
             self.client.indices.delete(index=check_index_name(name))
         self._meta.pop(name, None)
+        self._knn.pop(name, None)
 
     def count(self, name: str) -> int:
         with self._errors(f"counting {name!r}", name):
@@ -545,3 +555,16 @@ class ClusterEngine:
                     source.setdefault("id", str(doc["_id"]))
                     sources[str(doc["_id"])] = source
         return [replace(hit, source=sources.get(hit.id) or {"id": hit.id}) for hit in hits]
+
+
+def _has_graph(field: Any) -> bool:
+    """Whether a vector field's mapping answers kNN searches: Elasticsearch's ``dense_vector`` unless ``index`` is
+    false, OpenSearch's ``knn_vector`` with a ``method`` (or a trained ``model_id``). bmb-es's ``--rerank-only``
+    mappings have neither: their vectors serve the rescore only."""
+    if not isinstance(field, Mapping):
+        return False
+    if field.get("type") == "dense_vector":
+        return field.get("index", True) is not False
+    if field.get("type") == "knn_vector":
+        return "method" in field or "model_id" in field
+    return False

@@ -222,10 +222,12 @@ class SearchPlan:
         mode: Mode = DEFAULT_MODE,
         fusion: Fusion | None = None,
         feedback: Feedback | None = None,
+        knn: bool = True,
     ) -> SearchPlan:
         """The plan for ``question`` in ``mode``; ``spec.rerank.top_k`` is each leg's depth (``k``).
 
-        ``auto`` builds the plan of :func:`auto_mode`'s choice, which says why in ``chosen_by``.
+        ``auto`` builds the plan of :func:`auto_mode`'s choice, which says why in ``chosen_by``; on an index that
+        answers no kNN search (``knn`` false: a cluster's ``--rerank-only`` index) it builds ``rerank``.
 
         ``feedback`` (``feedback`` mode only; default :class:`Feedback`) says how the first pass moves the vector.
 
@@ -239,12 +241,13 @@ class SearchPlan:
         if mode not in MODES:
             raise QueryError(f"mode {mode!r}: choose one of {', '.join(MODES)}")
         if mode == "auto":
-            chosen = auto_mode(question)
+            chosen = auto_mode(question) if knn else "rerank"
             plan = cls.build(question, vector, spec, chosen, fusion, feedback)
             count = len(content_words(question))
             said = f"{count} content word{'' if count == 1 else 's'}"
-            limit = f"at most {KEYWORD_SEARCH_WORDS}"
-            why = f"{said} ({limit}: a keyword search): {chosen}" if chosen == "feedback" else f"{said}: {chosen}"
+            if is_keyword_search(question):
+                said += f" (at most {KEYWORD_SEARCH_WORDS}: a keyword search)"
+            why = f"{said}: {chosen}" if knn else f"{said}, but the index has no kNN (rerank-only): {chosen}"
             return replace(plan, chosen_by=why)
         rerank = spec.rerank or Rerank()
         k = rerank.top_k

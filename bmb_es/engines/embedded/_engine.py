@@ -77,6 +77,10 @@ class EmbeddedEngine:
     def index_meta(self, name: str) -> IndexMeta:
         return self._opened(name).index_meta()
 
+    def has_knn(self, name: str) -> bool:
+        self._opened(name)  # IndexNotFoundError as index_meta raises it
+        return True  # exact kNN over the stored vectors, on every index
+
     def list_indices(self) -> list[str]:
         return index_names(self._root)
 

@@ -499,3 +499,26 @@ def test_a_fused_search_asks_for_ids_then_fetches_the_hits_it_keeps(cluster: Fak
     assert (capped.total, capped.total_relation) == (3, "gte")
     assert capped.to_json()["total_relation"] == "gte"
     engine.close()
+
+
+@pytest.mark.parametrize("rerank_only", [False, True], ids=["papers", "papers-rerank-only"])
+def test_auto_runs_rerank_on_an_index_without_knn(cluster: FakeCluster, rerank_only: bool) -> None:
+    """A one-word question asks auto for feedback, which needs kNN: a --rerank-only index has none, so auto runs
+    rerank there (and says why) instead of sending a kNN search the cluster refuses."""
+    engine = open_engine(environ=env_for(cluster))
+    try:
+        engine.create_index("papers", META, rerank_only=rerank_only)  # type: ignore[call-arg]
+        engine.upsert("papers", [item("a"), item("b")])
+        engine.commit("papers")
+        assert engine.has_knn("papers") is not rerank_only
+        result = bmb_es.search(engine, "papers", "lungs", embedder=ConstantEmbedder(name=META.model), size=2, top_k=2)
+        why = result.body["bmb_es_fusion"]["auto"]
+        searches = result.body["searches"]
+        if rerank_only:
+            assert result.mode == "rerank" and why.endswith("but the index has no kNN (rerank-only): rerank")
+            assert len(searches) == 2 and not any("knn" in str(search) for search in searches)
+        else:
+            assert result.mode == "feedback" and why.endswith("(at most 1: a keyword search): feedback")
+            assert len(searches) == 5
+    finally:
+        engine.close()

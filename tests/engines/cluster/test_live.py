@@ -130,6 +130,7 @@ def test_opensearch_accepts_shipped_mapping_and_meta_roundtrips(opensearch: bmb_
     opensearch.create_index(name, meta, rerank_only=rerank_only)
     try:
         assert opensearch.index_meta(name) == meta
+        assert opensearch.has_knn(name) is not rerank_only  # what auto reads before it runs feedback
         mapping = _raw(opensearch).indices.get_mapping(index=name)[name]["mappings"]
         assert mapping["properties"]["embedding"]["dimension"] == DIM
     finally:
@@ -544,6 +545,7 @@ def test_elasticsearch_bulk_bm25_and_knn(elasticsearch: bmb_es.Engine, es_standa
     assert [hit["_id"] for hit in bm25] == ["heart"]
     knn_body = build_knn_query([1.0, 0.1, 0.0, 0.0], size=2, k=2, dialect="elasticsearch")
     mapping = client.indices.get_mapping(index=name)[name]["mappings"]["properties"]["embedding"]
+    assert elasticsearch.has_knn(name) is (mapping.get("index") is not False)  # what auto reads before feedback
     if mapping.get("index") is False:  # papers-rerank-only: vectors for the rescore, no HNSW graph
         with pytest.raises(BmbError, match=r"knn search on field \[embedding\], its mapping must have \[index\]"):
             elasticsearch.search(name, knn_body)
