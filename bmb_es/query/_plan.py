@@ -15,9 +15,9 @@ Every mode is made of requests every engine executes, so the embedded engine and
 =========  =================================================================================================
 
 ``minmax`` maps the BM25 scores of the top ``k`` onto 0..1, so ``w`` means the same for every question and
-every engine. The default weight and depth were chosen by leave-one-year-out over BioASQ 4B-7B golden questions,
+every engine. ``rerank``'s weight and depth were chosen by leave-one-year-out over BioASQ 4B-7B golden questions,
 over abstracts and over golden snippets together, among the paper's re-rank, fixed-weight mixes and rank fusions
-that need no kNN leg (so the default costs one BM25 search on any engine size), then frozen
+that need no kNN leg (so ``rerank`` costs one BM25 search on any engine size), then frozen
 (``bench/bench_fusion_loyo.py``; docs/benchmarks.md has the figures).
 
 Fusion runs in bmb-es, after the legs, from what every engine returns: BM25 scores from the BM25 request, cosines
