@@ -67,6 +67,7 @@ from bmb_es.query import (
     Mode,
     SearchRequest,
     content_words,
+    is_keyword_search,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -247,6 +248,29 @@ def question_settings(
     return rankings
 
 
+KEYWORD_HEAD = [
+    "set",
+    "questions",
+    "keyword searches",
+    "their rerank",
+    "their feedback",
+    "others' rerank",
+    "others' feedback",
+]
+
+
+def keyword_row(name: str, queries: Mapping[str, str], scores: Mapping[str, Mapping[str, float]]) -> list[object]:
+    """One set's split by ``auto``'s rule: its questions, how many are keyword searches, and the shipped ``rerank``
+    and ``feedback`` on those and on the others (``scores``: setting -> qid -> the set's measure)."""
+    keyword = {qid for qid, text in queries.items() if is_keyword_search(text)}
+    row: list[object] = [name, len(queries), len(keyword)]
+    for part in (keyword, set(queries) - keyword):
+        for mode in ("rerank", "feedback"):
+            column = scores[SHIPPED[mode]]
+            row.append(float(np.mean([column[q] for q in part])) if part else float("nan"))
+    return row
+
+
 def product_check(runs: Mapping[str, Ranking], product: Mapping[str, Ranking], seconds: float) -> dict[str, float]:
     """Per shipped mode, the share of questions whose ``bmb_es.search`` top 10 is the simulated setting's; and the
     product's seconds."""
@@ -346,6 +370,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     values: dict[str, dict[str, dict[str, float]]] = {}  # set -> setting -> qid -> MRR@10
     checks: dict[str, dict[str, float]] = {}
+    keywords: list[list[object]] = []  # each set split by auto's rule (keyword_row)
     with tempfile.TemporaryDirectory(prefix="bmb-fusion-") as tmp:
         engine = EmbeddedEngine(tmp)
         for qset in sets:
@@ -354,6 +379,7 @@ def main(argv: list[str] | None = None) -> int:
             qrels = qset.dataset.qrels
             values[qset.name] = {name: per_query(run, qrels, "mrr@10") for name, run in runs.items()}
             checks[qset.name] = product_check(runs, product, seconds)
+            keywords.append(keyword_row(qset.name, qset.dataset.queries, values[qset.name]))
         # setting -> NFCorpus nDCG@10 on test and on dev: reported, never used to pick
         nfcorpus: dict[str, float] = {}
         nfcorpus_dev: dict[str, float] = {}
@@ -365,9 +391,10 @@ def main(argv: list[str] | None = None) -> int:
                 runs, product, seconds = rank_texts(
                     engine, f"nfcorpus-{split}", scored_only.documents, scored_only.queries, embedder
                 )
-                for name, run in runs.items():
-                    scores[name] = float(np.mean(list(per_query(run, scored_only.qrels, "ndcg@10").values())))
+                each = {name: per_query(run, scored_only.qrels, "ndcg@10") for name, run in runs.items()}
+                scores.update({name: float(np.mean(list(column.values()))) for name, column in each.items()})
                 checks[f"nfcorpus {split}"] = product_check(runs, product, seconds)
+                keywords.append(keyword_row(f"nfcorpus {split} (nDCG@10)", scored_only.queries, each))
         engine.close()
     year_names = sorted({y for qset in sets for y in qset.years.values()})
 
@@ -449,6 +476,7 @@ def main(argv: list[str] | None = None) -> int:
         "all_low": {q.name: {s: mean(q, s, q.low) for s in values[q.name]} for q in sets},
         "nfcorpus_ndcg10": nfcorpus,
         "nfcorpus_dev_ndcg10": nfcorpus_dev,
+        "keyword_searches": keywords,
     }
     fold_head = ["held out", "set", "picked", "questions", "MRR@10", "BM25", "dense", "shipped rerank", "low: n"]
     fold_head += ["low", "low BM25", "low dense", "low shipped rerank"]  # the same four settings on the subset
@@ -475,6 +503,12 @@ def main(argv: list[str] | None = None) -> int:
             )
         ),
         "Shipped when this ran: " + "; ".join(f"`{mode}` = {name}" for mode, name in SHIPPED.items()) + ".\n",
+        f"## Keyword searches (at most {KEYWORD_SEARCH_WORDS} content word: auto runs feedback)\n",
+        md_table(
+            KEYWORD_HEAD,
+            keywords,
+        ),
+        "\nMRR@10 on the BioASQ sets, nDCG@10 on NFCorpus; the shipped `rerank` and `feedback` on each part.\n",
         "## Settings over all years\n",
         md_table(
             ["setting", *(f"{q.name}{part}" for q in sets for part in ("", f" low ({len(q.low)})")), "objective"]

@@ -310,9 +310,7 @@ class ClusterEngine:
         return meta
 
     def has_knn(self, name: str) -> bool:
-        if name not in self._knn:  # read with the _meta: a cached _meta alone is read again
-            self._meta.pop(name, None)
-            self.index_meta(name)
+        self.index_meta(name)  # reads the mapping once, with the _meta, and caches both
         return self._knn[name]
 
     def list_indices(self) -> list[str]:

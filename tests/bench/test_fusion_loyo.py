@@ -16,6 +16,7 @@ from bench.bench_fusion_loyo import (
     FEEDBACK_WEIGHTS,
     SHIPPED,
     Corpus,
+    keyword_row,
     question_settings,
 )
 from bench.bench_rerank_defaults import minmax
@@ -107,3 +108,12 @@ def test_auto_is_feedback_up_to_t_content_words_and_the_shipped_rerank_above(cou
                 assert settings[f"auto t={t} m={m} b={b}"] == expected
     # The feedback ranking differs from rerank's on this question, so the test tells the two branches apart.
     assert settings[SHIPPED["feedback"]] != settings[SHIPPED["rerank"]]
+
+
+def test_keyword_row_splits_a_set_by_autos_rule() -> None:
+    queries = {"a": "dha", "b": "What is apelin?", "c": "statins and breast cancer"}
+    scores = {
+        SHIPPED["rerank"]: {"a": 0.2, "b": 0.4, "c": 0.9},
+        SHIPPED["feedback"]: {"a": 0.6, "b": 0.8, "c": 0.5},
+    }
+    assert keyword_row("set", queries, scores) == ["set", 3, 2, pytest.approx(0.3), pytest.approx(0.7), 0.9, 0.5]
